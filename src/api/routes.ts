@@ -1,0 +1,9 @@
+/**
+ * Every route group the server mounts, in one list. Each feature adds one line here.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { App } from '../app.ts';
+
+export type RouteRegistration = (app: FastifyInstance, ctx: App) => void | Promise<void>;
+
+export const routeRegistrations: RouteRegistration[] = [];

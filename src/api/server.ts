@@ -1,0 +1,46 @@
+/**
+ * The HTTP server: Fastify with the error catalogue, auth, and each surface registered as a plugin-like function.
+ * Later features add their `register…Routes` here; handlers stay thin (parse, authorize, call the domain, serialize).
+ */
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { App } from '../app.ts';
+import { registerErrorHandling } from './errors.ts';
+import { registerAuth } from './auth.ts';
+import { registerHealth } from './health.ts';
+import { registerAdminRoutes } from './admin.ts';
+import { routeRegistrations } from './routes.ts';
+
+export interface ServerOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export async function buildServer(ctx: App, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const https = ctx.config.tlsCert && ctx.config.tlsKey
+    ? { https: { cert: fs.readFileSync(ctx.config.tlsCert), key: fs.readFileSync(ctx.config.tlsKey) } }
+    : {};
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: (req) => {
+      const given = req.headers['x-ms-client-request-id'];
+      return typeof given === 'string' && /^[\w-]{1,100}$/.test(given) ? given : crypto.randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 500 },
+    ...https,
+  } as FastifyServerOptions) as unknown as FastifyInstance;
+  registerErrorHandling(app);
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-ms-request-id', req.id);
+    reply.header('cache-control', 'no-cache');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+  registerAuth(app, ctx.tokens, ctx.config.bootstrapToken);
+  registerHealth(app, ctx);
+  registerAdminRoutes(app, ctx);
+  for (const register of routeRegistrations) await register(app, ctx);
+  return app;
+}

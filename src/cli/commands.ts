@@ -1,0 +1,6 @@
+/** Every CLI command group, in one list. Each feature adds one line here. */
+import type { Command } from 'commander';
+
+export type CliRegistration = (program: Command) => void;
+
+export const cliRegistrations: CliRegistration[] = [];

@@ -1,0 +1,173 @@
+/**
+ * One migration set for PGlite and PostgreSQL. Each migration is a list of single statements (PGlite's extended
+ * protocol takes one statement per query). Later issues append migrations; never edit one that has shipped.
+ */
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const statements = (...sqls: string[]) => ({
+  async up(db: Kysely<any>) {
+    for (const s of sqls) await sql.raw(s).execute(db);
+  },
+});
+
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': statements(
+    `create table jobs (
+      id bigserial primary key,
+      subscription_id text not null,
+      resource_group text not null,
+      name text not null,
+      location text not null,
+      job_type text not null,
+      state text not null,
+      state_reason_code text not null,
+      state_reason_message text not null,
+      faulted_from text,
+      cancel_requested boolean not null default false,
+      storage_account_id text,
+      return_address jsonb,
+      return_shipping jsonb,
+      shipping_information jsonb,
+      delivery_package jsonb,
+      return_package jsonb,
+      diagnostics_path text,
+      log_level text,
+      backup_drive_manifest boolean not null default false,
+      export_spec jsonb,
+      encryption_key jsonb,
+      identity jsonb,
+      incomplete_blob_list_uri text,
+      tags jsonb not null default '{}',
+      extensions jsonb not null default '{}',
+      percent_complete integer not null default 0,
+      version integer not null default 1,
+      state_entered_at timestamptz not null,
+      deadline_at timestamptz,
+      deadline_kind text,
+      shipping_alerted_at timestamptz,
+      shipping_extended_until timestamptz,
+      created_at timestamptz not null,
+      created_by text,
+      updated_at timestamptz not null,
+      updated_by text
+    )`,
+    // Names are unique case-insensitively within a resource group (ARM treats resource group names that way too).
+    `create unique index jobs_name_unique on jobs (subscription_id, lower(resource_group), lower(name))`,
+    `create index jobs_by_subscription on jobs (subscription_id, id)`,
+    `create index jobs_by_resource_group on jobs (subscription_id, lower(resource_group), id)`,
+    `create index jobs_by_state on jobs (subscription_id, state, id)`,
+    // The timer sweep reads only due rows: its cost follows the number due, not the table size.
+    `create index jobs_due on jobs (deadline_at) where deadline_at is not null`,
+    `create table drives (
+      job_id bigint not null references jobs(id) on delete cascade,
+      drive_id text not null,
+      position integer not null default 0,
+      state text not null,
+      state_reason_code text not null,
+      state_reason_message text not null,
+      faulted_from text,
+      bitlocker_key text,
+      manifest_file text,
+      manifest_hash text,
+      drive_header_hash text,
+      bytes_total bigint not null default 0,
+      bytes_succeeded bigint not null default 0,
+      objects_total integer not null default 0,
+      objects_succeeded integer not null default 0,
+      objects_failed integer not null default 0,
+      objects_skipped integer not null default 0,
+      percent_complete integer not null default 0,
+      phase text,
+      rate_bps bigint not null default 0,
+      copy_status text,
+      has_errors boolean not null default false,
+      error_log_uri text,
+      verbose_log_uri text,
+      manifest_uri text,
+      is_extra boolean not null default false,
+      lease_owner text,
+      lease_expires_at timestamptz,
+      state_entered_at timestamptz not null,
+      primary key (job_id, drive_id)
+    )`,
+    `create index drives_by_drive_id on drives (drive_id)`,
+    `create index drives_by_state on drives (state, lease_expires_at)`,
+    `create table job_events (
+      id bigserial primary key,
+      job_id bigint not null references jobs(id) on delete cascade,
+      subscription_id text not null,
+      drive_id text,
+      event text not null,
+      from_state text,
+      to_state text,
+      actor text not null,
+      actor_id text,
+      reason_code text not null,
+      message text not null,
+      data jsonb,
+      at timestamptz not null
+    )`,
+    `create index job_events_by_job on job_events (job_id, id)`,
+    `create table packages (
+      id bigserial primary key,
+      carrier text not null,
+      tracking_number text not null,
+      direction text not null,
+      job_id bigint references jobs(id) on delete set null,
+      drive_ids jsonb not null default '[]',
+      drive_count integer not null default 0,
+      shipped_at timestamptz,
+      received_at timestamptz,
+      recorded_by text,
+      created_at timestamptz not null
+    )`,
+    `create index packages_by_job on packages (job_id)`,
+    `create table transfer_checkpoints (
+      job_id bigint not null references jobs(id) on delete cascade,
+      drive_id text not null,
+      blob_path text not null,
+      status text not null,
+      detail jsonb,
+      updated_at timestamptz not null,
+      primary key (job_id, drive_id, blob_path)
+    )`,
+    // No foreign key: a notification about a deleted job must outlive the job.
+    `create table outbox (
+      id bigserial primary key,
+      event_id bigint,
+      subscription_id text,
+      job_id bigint,
+      topic text not null,
+      payload jsonb not null,
+      created_at timestamptz not null,
+      dispatched_at timestamptz
+    )`,
+    `create index outbox_pending on outbox (id) where dispatched_at is null`,
+    `create table tokens (
+      id text primary key,
+      token_hash text not null unique,
+      subscription_id text,
+      role text not null,
+      label text,
+      created_at timestamptz not null,
+      revoked_at timestamptz
+    )`,
+    `create table storage_accounts (
+      id text primary key,
+      account_id text not null,
+      backend text not null,
+      config jsonb not null,
+      created_at timestamptz not null
+    )`,
+    `create unique index storage_accounts_by_account on storage_accounts (lower(account_id))`,
+    `create table settings (key text primary key, value jsonb not null)`,
+  ),
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};
+
+export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1)!;
