@@ -1,7 +1,6 @@
 // Minimal streaming XML output: escape, write, respect backpressure. Writing
 // to a path goes to "<path>.partial" and is renamed on close, so a reader
 // never sees a half-written manifest or log under its final name.
-import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { Writable } from 'node:stream';
@@ -49,7 +48,17 @@ export class XmlOutput {
     if (this.error) throw this.error;
     if (this.closed) throw new Error('XML writer already closed');
     if (!this.stream.write(s)) {
-      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error').then(([e]) => { throw e; })]);
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: Error) => {
+          this.stream.off('drain', onDrain);
+          this.stream.off('error', done);
+          if (err) reject(err);
+          else resolve();
+        };
+        const onDrain = () => done();
+        this.stream.on('drain', onDrain);
+        this.stream.on('error', done);
+      });
     }
   }
 
