@@ -1,6 +1,9 @@
 /** Every CLI command group, in one list. Each feature adds one line here. */
 import type { Command } from 'commander';
+import { registerDocsCommands } from './docs.ts';
 
 export type CliRegistration = (program: Command) => void;
 
-export const cliRegistrations: CliRegistration[] = [];
+export const cliRegistrations: CliRegistration[] = [
+  registerDocsCommands,
+];

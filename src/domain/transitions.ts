@@ -41,6 +41,8 @@ export interface JobFacts {
 }
 export interface DriveContext {
   drive: DriveFacts;
+  /** The state of the drive's job: drives are processed only for jobs that expect them. */
+  jobState: JobState;
   /** Set by the copy when it finishes: any blob failed, warned, or overwrote. */
   copyHasIssues?: boolean;
   jobCancelled: boolean;
@@ -190,7 +192,20 @@ export const JOB_TRANSITIONS: readonly TransitionRule<JobState, JobEvent, JobFac
 ];
 
 // ---------- drive guards ----------
+/** Job states in which an arriving drive of the job is taken in (otherwise it is held and the customer contacted). */
+export const JOB_STATES_ACCEPTING_DRIVES: readonly JobState[] = [JobState.Shipping];
+/** A drive that never arrived may still turn up while the job is in one of these states. */
+export const JOB_STATES_ACCEPTING_LATE_DRIVES: readonly JobState[] = [JobState.Shipping, JobState.Received, JobState.Transferring];
+
 export const driveGuards = {
+  jobExpectsDrives: {
+    name: 'jobExpectsDrives', description: 'the job is in Shipping (drives of other jobs are held, not processed)',
+    test: (c) => JOB_STATES_ACCEPTING_DRIVES.includes(c.jobState),
+  },
+  jobStillOpen: {
+    name: 'jobStillOpen', description: 'the job has not started packing its drives for return',
+    test: (c) => JOB_STATES_ACCEPTING_LATE_DRIVES.includes(c.jobState),
+  },
   jobNotCancelled: {
     name: 'jobNotCancelled', description: 'the job is not cancelled', test: (c) => !c.jobCancelled,
   },
@@ -233,10 +248,12 @@ export const UNFAULT_DRIVE_TARGETS: readonly DriveState[] = [
 export const DRIVE_TRANSITIONS: readonly TransitionRule<DriveState, DriveEvent, DriveContext>[] = [
   {
     event: DriveEvent.Receive, from: [DriveState.Specified], to: DriveState.Received, actors: ALL_OPERATORS,
+    guard: driveGuards.jobExpectsDrives,
     reason: { code: 'DriveReceived', message: 'The drive arrived at the data center.' },
   },
   {
     event: DriveEvent.Receive, from: [DriveState.NeverReceived], to: DriveState.Received, actors: [Actor.Operator],
+    guard: driveGuards.jobStillOpen,
     reason: { code: 'DriveArrivedLate', message: 'The drive, missing from the first package, arrived in a later one.' },
   },
   {
@@ -277,6 +294,11 @@ export const DRIVE_TRANSITIONS: readonly TransitionRule<DriveState, DriveEvent, 
     reason: { code: 'DriveFaultResolved', message: `The fault was resolved; the drive continues in ${to}.` },
   })),
 ];
+
+/** Import drives are listed by the customer before shipping; export drives come into being when they arrive. */
+export function initialDriveState(jobType: JobType): DriveState {
+  return jobType === JobType.Export ? DriveState.Received : DriveState.Specified;
+}
 
 export const JOB_EVENTS: readonly JobEvent[] = Object.values(JobEvent);
 export const DRIVE_EVENTS: readonly DriveEvent[] = Object.values(DriveEvent);
