@@ -8,3 +8,4 @@ export * from './progress.ts';
 export * from './updates.ts';
 export * from './clock.ts';
 export * from './mermaid.ts';
+export * from './custody.ts';

@@ -30,6 +30,8 @@ export interface DriveFacts {
   state: DriveState;
   /** The copy reported errors (not mere warnings or overwrite notices). */
   hasErrors?: boolean;
+  /** A drive no job listed that came in this job's package: never processed, returned with the job. */
+  isExtra?: boolean;
 }
 export interface JobFacts {
   state: JobState;
@@ -212,6 +214,9 @@ export const driveGuards = {
   jobCancelled: {
     name: 'jobCancelled', description: 'the job was cancelled, so the copy is skipped', test: (c) => c.jobCancelled,
   },
+  extraDrive: {
+    name: 'extraDrive', description: 'the drive is an extra drive that came in the job\'s package', test: (c) => c.drive.isExtra === true,
+  },
   copyClean: {
     name: 'copyClean', description: 'the copy had no errors, warnings or overwrites', test: (c) => c.copyHasIssues === false,
   },
@@ -284,6 +289,11 @@ export const DRIVE_TRANSITIONS: readonly TransitionRule<DriveState, DriveEvent, 
     event: DriveEvent.ShipBack, from: [DriveState.Received], to: DriveState.ShippedBack, actors: [Actor.Operator],
     guard: driveGuards.jobCancelled,
     reason: { code: 'DriveShippedBackUncopied', message: 'The job was cancelled; the drive was shipped back without copying.' },
+  },
+  {
+    event: DriveEvent.ShipBack, from: [DriveState.Received], to: DriveState.ShippedBack, actors: [Actor.Operator],
+    guard: driveGuards.extraDrive,
+    reason: { code: 'ExtraDriveShippedBack', message: 'The extra drive, not part of the job, was returned with the job without processing.' },
   },
   {
     event: DriveEvent.Fault, from: FAULTABLE_DRIVE_STATES, to: DriveState.Faulted, actors: ALL_OPERATORS,

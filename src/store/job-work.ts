@@ -79,7 +79,7 @@ export class JobWork {
   ): Decision<DriveState> {
     const drive = this.drive(driveId);
     const decision = decideDriveTransition(
-      { drive: { driveId: drive.driveId, state: drive.state, hasErrors: drive.hasErrors }, copyHasIssues: opts.copyHasIssues, jobCancelled: this.job.cancelRequested, jobState: this.job.state },
+      { drive: { driveId: drive.driveId, state: drive.state, hasErrors: drive.hasErrors, isExtra: drive.isExtra }, copyHasIssues: opts.copyHasIssues, jobCancelled: this.job.cancelRequested, jobState: this.job.state },
       event, actor, opts,
     );
     drive.faultedFrom = decision.to === DriveState.Faulted ? drive.state : null;
