@@ -11,6 +11,7 @@ import { registerAuth } from './auth.ts';
 import { registerHealth } from './health.ts';
 import { registerAdminRoutes } from './admin.ts';
 import { routeRegistrations } from './routes.ts';
+import { registerMetrics } from './metrics-route.ts';
 
 export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
@@ -41,6 +42,7 @@ export async function buildServer(ctx: App, opts: ServerOptions = {}): Promise<F
   registerAuth(app, ctx.tokens, ctx.config.bootstrapToken);
   registerHealth(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerMetrics(app, ctx);
   for (const register of routeRegistrations) await register(app, ctx);
   return app;
 }

@@ -1,6 +1,6 @@
 /** The `sneakernet` command. Each command group lives in its own file and is added here. */
 import { Command } from 'commander';
-import { addServerFlags, runServe } from './serve.ts';
+import { addServerFlags, runApi, runServe, runWorker } from './serve.ts';
 import { reportAndExit } from './output.ts';
 import { cliRegistrations } from './commands.ts';
 
@@ -10,6 +10,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   addServerFlags(program.command('serve').description('run everything in one process: API, console, workers, timers')).action(runServe);
+  addServerFlags(program.command('api').description('run the HTTP API and console only (scale out: many api processes on one PostgreSQL)')).action(runApi);
+  addServerFlags(program.command('worker').description('run transfers, timers and notification delivery only (no HTTP)')).action(runWorker);
   for (const register of cliRegistrations) register(program);
   return program;
 }

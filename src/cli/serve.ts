@@ -4,6 +4,7 @@ import { configFromEnv, type Config } from '../config.ts';
 import { openApp, type App } from '../app.ts';
 import { buildServer } from '../api/server.ts';
 import { failWith } from './output.ts';
+import { loggerOptions } from '../observability/logging.ts';
 
 export interface ServeFlags {
   port?: string;
@@ -35,27 +36,58 @@ export function addServerFlags(cmd: Command): Command {
     .option('--clock <mode>', "'system' (default) or 'manual': simulated time moved by `sneakernet clock advance`");
 }
 
-/** Hooks later features use to start background work in `serve` (workers, timers, notification delivery). */
-export type BackgroundStarter = (ctx: App) => Promise<void> | void;
-export const serveBackground: BackgroundStarter[] = [];
+/**
+ * Background work (copy workers, timers, notification delivery). `serve` and `worker` run every starter; `api`
+ * runs none. A starter may return a stop function, called on SIGTERM to hand back leases and checkpoint.
+ */
+export type BackgroundStarter = (ctx: App) => Promise<void | (() => Promise<void>)> | void | (() => Promise<void>);
+export const backgroundWorkers: BackgroundStarter[] = [];
+/** Old name, kept for features registered before `api`/`worker` were split out. */
+export const serveBackground = backgroundWorkers;
 
-export async function runServe(flags: ServeFlags): Promise<void> {
+/** How long a SIGTERM may take before the process exits anyway. */
+export const SHUTDOWN_GRACE_MS = 20_000;
+
+type Mode = 'serve' | 'api' | 'worker';
+
+export const runServe = (flags: ServeFlags) => run('serve', flags);
+export const runApi = (flags: ServeFlags) => run('api', flags);
+export const runWorker = (flags: ServeFlags) => run('worker', flags);
+
+async function run(mode: Mode, flags: ServeFlags): Promise<void> {
   const config = configFromFlags(flags);
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) failWith(`--port must be a port number, not '${flags.port}'.`, 2);
   if ((config.tlsCert && !config.tlsKey) || (!config.tlsCert && config.tlsKey)) failWith('--tls-cert and --tls-key go together.', 2);
   const ctx = await openApp(config);
-  const server = await buildServer(ctx, { logger: process.env.SNEAKERNET_LOG === 'silent' ? false : { level: process.env.SNEAKERNET_LOG ?? 'info' } });
-  for (const start of serveBackground) await start(ctx);
-  const address = await server.listen({ port: config.port, host: config.host });
-  const url = address.replace('://127.0.0.1', '://localhost');
-  process.stdout.write(`sneakernet listening on ${url} (database: ${ctx.database.kind}${ctx.database.kind === 'pglite' ? ` in ${config.dataDir}` : ''})\n`);
-  if (!config.bootstrapToken && (await ctx.tokens.list()).length === 0) {
-    const { token } = await ctx.tokens.create(null, 'admin', 'first start');
-    process.stdout.write(`first start: an admin token was created (it is shown only once):\n${token}\n`);
+  const stops: Array<() => Promise<void>> = [];
+  let server: Awaited<ReturnType<typeof buildServer>> | null = null;
+  if (mode !== 'worker') server = await buildServer(ctx, { logger: loggerOptions() });
+  if (mode !== 'api') {
+    for (const start of backgroundWorkers) {
+      const stop = await start(ctx);
+      if (typeof stop === 'function') stops.push(stop);
+    }
   }
+  if (server) {
+    const address = await server.listen({ port: config.port, host: config.host });
+    const url = address.replace('://127.0.0.1', '://localhost');
+    process.stdout.write(`sneakernet ${mode} listening on ${url} (database: ${ctx.database.kind}${ctx.database.kind === 'pglite' ? ` in ${config.dataDir}` : ''})\n`);
+    if (mode === 'serve' && !config.bootstrapToken && (await ctx.tokens.list()).length === 0) {
+      const { token } = await ctx.tokens.create(null, 'admin', 'first start');
+      process.stdout.write(`first start: an admin token was created (it is shown only once):\n${token}\n`);
+    }
+  } else {
+    process.stdout.write(`sneakernet worker running (database: ${ctx.database.kind})\n`);
+  }
+  let stopping = false;
   const stop = async () => {
-    await server.close();
-    await ctx.close();
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
+    // Stop taking requests first, then hand back background work, then close the database.
+    await server?.close().catch(() => {});
+    for (const s of stops.reverse()) await s().catch(() => {});
+    await ctx.close().catch(() => {});
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

@@ -1,0 +1,17 @@
+/** `/metrics` for Prometheus (bearer token with the operator or admin role), and request latency by route. */
+import type { FastifyInstance } from 'fastify';
+import type { App } from '../app.ts';
+import { assertRole, principalOf } from './auth.ts';
+import { httpDuration, renderMetrics } from '../observability/metrics.ts';
+import { TokenRole } from '../store/tokens.ts';
+
+export function registerMetrics(app: FastifyInstance, ctx: App): void {
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', async (req, reply) => {
+    assertRole(principalOf(req), TokenRole.Operator);
+    return reply.type('text/plain; version=0.0.4').send(await renderMetrics(ctx));
+  });
+}
