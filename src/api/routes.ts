@@ -3,7 +3,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../app.ts';
+import { registerConsoleRoutes } from './console.ts';
 
 export type RouteRegistration = (app: FastifyInstance, ctx: App) => void | Promise<void>;
 
-export const routeRegistrations: RouteRegistration[] = [];
+export const routeRegistrations: RouteRegistration[] = [
+  registerConsoleRoutes,
+];
