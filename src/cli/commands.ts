@@ -1,9 +1,11 @@
 /** Every CLI command group, in one list. Each feature adds one line here. */
 import type { Command } from 'commander';
 import { registerDocsCommands } from './docs.ts';
+import { registerMigrateCommand } from './migrate.ts';
 
 export type CliRegistration = (program: Command) => void;
 
 export const cliRegistrations: CliRegistration[] = [
   registerDocsCommands,
+  registerMigrateCommand,
 ];
