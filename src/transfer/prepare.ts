@@ -287,7 +287,8 @@ export async function prepareDrive(options: PrepareDriveOptions): Promise<Prepar
   const { journal, records } = await Journal.open(journalPath);
   try {
     // ---- session: new, or the one we resume ----
-    const session = records.find((r) => r.rec.t === 'session')?.rec as SessionRecord | undefined;
+    if (records.length > 0 && records[0].rec.t !== 'session') throw journalError('does not start with a session record', 1);
+    const session = records[0]?.rec as SessionRecord | undefined;
     let driveId: string;
     if (session) {
       if (options.driveId !== undefined && options.driveId !== session.driveId) throw journalError(`it belongs to drive ${session.driveId}, not ${options.driveId}`);

@@ -55,7 +55,8 @@ interface Capture {
 /** Text-decoding chunk iterator over a path or a stream. */
 async function* textChunks(source: XmlSource): AsyncGenerator<string> {
   const it: AsyncIterable<string | Buffer> =
-    typeof source === 'string' ? createReadStream(source, { encoding: 'utf8', highWaterMark: 64 * 1024 }) : source;
+    // Bytes, not 'utf8' text: a fatal decoder reports invalid UTF-8 instead of silently substituting U+FFFD.
+    typeof source === 'string' ? createReadStream(source, { highWaterMark: 64 * 1024 }) : source;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let first = true;
   for await (const chunk of it) {

@@ -136,6 +136,9 @@ describe('DriveManifest writer + streaming reader', () => {
   it('rejects invalid UTF-8 bytes', async () => {
     const bytes = Buffer.concat([Buffer.from('<DriveManifest><Drive><DriveId>'), Buffer.from([0xff, 0xfe, 0xfd]), Buffer.from('</DriveId></Drive></DriveManifest>')]);
     await expect(collect(readManifestEntries(Readable.from([bytes])))).rejects.toMatchObject({ code: 'ManifestFormatInvalid' });
+    const file = path.join(dir, 'bad-utf8.xml');
+    await fsp.writeFile(file, bytes);
+    await expect(collect(readManifestEntries(file))).rejects.toMatchObject({ code: 'ManifestFormatInvalid' });
   });
 
   it('checks the manifest hash (ManifestCorrupted), the drive id and missing files', async () => {
