@@ -1,0 +1,238 @@
+/**
+ * The console's HTTP client. The token lives in sessionStorage (gone when the tab closes) and travels only in the
+ * Authorization header — never in a URL, so it cannot leak through history, logs or Referer. Server-Sent Events are
+ * read with fetch (EventSource cannot send headers).
+ */
+export const API_VERSION = '2021-01-01';
+const KEY = 'sneakernet.session';
+
+export interface Session {
+  token: string;
+  /** The subscription the console works in (a customer token has exactly one). */
+  subscriptionId: string;
+  role: string;
+  admin: boolean;
+}
+
+export function loadSession(): Session | null {
+  try {
+    const raw = sessionStorage.getItem(KEY);
+    return raw ? (JSON.parse(raw) as Session) : null;
+  } catch {
+    return null;
+  }
+}
+export function saveSession(s: Session | null): void {
+  if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
+  else sessionStorage.removeItem(KEY);
+}
+
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly target?: string,
+    readonly details?: Array<{ code?: string; message?: string; target?: string }>,
+  ) {
+    super(message);
+  }
+}
+
+export async function call<T>(token: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json: unknown = undefined;
+  if (text) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+  }
+  if (!res.ok) {
+    const err = (json as { error?: { code?: string; message?: string; target?: string; details?: [] } } | undefined)?.error;
+    throw new ApiFailure(res.status, err?.code ?? `HTTP${res.status}`, err?.message ?? (typeof json === 'string' ? json : res.statusText), err?.target, err?.details);
+  }
+  return json as T;
+}
+
+const enc = encodeURIComponent;
+export const jobPath = (sub: string, rg: string, name: string) =>
+  `/subscriptions/${enc(sub)}/resourceGroups/${enc(rg)}/providers/Microsoft.ImportExport/jobs/${enc(name)}`;
+export const withVersion = (path: string) => `${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`;
+
+// ---------------------------------------------------------------- ARM shapes (what the console reads)
+export interface DriveStatus {
+  driveId: string;
+  state: string;
+  percentComplete?: number;
+  bytesSucceeded?: number;
+  copyStatus?: string;
+  errorLogUri?: string;
+  verboseLogUri?: string;
+  manifestUri?: string;
+  manifestFile?: string;
+  manifestHash?: string;
+  driveHeaderHash?: string;
+  [extra: string]: unknown;
+}
+export interface JobResponse {
+  id: string;
+  name: string;
+  type: string;
+  location: string;
+  tags?: Record<string, string>;
+  properties: {
+    jobType?: string;
+    state?: string;
+    cancelRequested?: boolean;
+    percentComplete?: number;
+    storageAccountId?: string;
+    returnAddress?: Record<string, string>;
+    returnShipping?: Record<string, string>;
+    shippingInformation?: Record<string, string>;
+    deliveryPackage?: Record<string, unknown>;
+    returnPackage?: Record<string, unknown>;
+    diagnosticsPath?: string;
+    logLevel?: string;
+    driveList?: DriveStatus[];
+    export?: Record<string, unknown>;
+    [extra: string]: unknown;
+  };
+  [extra: string]: unknown;
+}
+
+export interface ConsoleJobRow {
+  id: number;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  jobType: string;
+  state: string;
+  stateReason: { code: string; message: string };
+  cancelRequested: boolean;
+  percentComplete: number;
+  updatedAt: string;
+  deadlineAt: string | null;
+  deadlineKind: string | null;
+}
+export interface ConsoleJobsPage {
+  value: ConsoleJobRow[];
+  total: number;
+  nextCursor: string | null;
+}
+
+/** One history entry as the events stream sends it; field names vary a little, so read them leniently. */
+export interface JobEvent {
+  id: number;
+  event: string;
+  driveId: string | null;
+  fromState: string | null;
+  toState: string | null;
+  actor: string;
+  actorId?: string | null;
+  reasonCode?: string;
+  message?: string;
+  at: string;
+}
+
+export function normalizeEvent(raw: Record<string, unknown>, fallbackId: number): JobEvent {
+  const r = (k: string) => raw[k];
+  const reason = (r('reason') ?? {}) as Record<string, unknown>;
+  return {
+    id: Number(r('id') ?? fallbackId),
+    event: String(r('event') ?? r('type') ?? ''),
+    driveId: (r('driveId') as string | null) ?? null,
+    fromState: (r('fromState') ?? r('from') ?? null) as string | null,
+    toState: (r('toState') ?? r('to') ?? null) as string | null,
+    actor: String(r('actor') ?? ''),
+    actorId: (r('actorId') as string | null) ?? null,
+    reasonCode: String(r('reasonCode') ?? reason.code ?? ''),
+    message: String(r('message') ?? reason.message ?? ''),
+    at: String(r('at') ?? r('time') ?? r('timestamp') ?? ''),
+  };
+}
+
+// ---------------------------------------------------------------- SSE over fetch
+export interface SseMessage {
+  event: string;
+  id?: string;
+  data: string;
+}
+
+export function parseSseChunk(buffer: string): { messages: SseMessage[]; rest: string } {
+  const messages: SseMessage[] = [];
+  const blocks = buffer.split(/\r?\n\r?\n/);
+  const rest = blocks.pop() ?? '';
+  for (const block of blocks) {
+    let event = 'message';
+    let id: string | undefined;
+    const data: string[] = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (!line || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'event') event = value;
+      else if (field === 'id') id = value;
+      else if (field === 'data') data.push(value);
+    }
+    if (data.length || event !== 'message') messages.push({ event, id, data: data.join('\n') });
+  }
+  return { messages, rest };
+}
+
+/** Follows an SSE stream, reconnecting with Last-Event-ID; returns a function that stops it. */
+export function followSse(token: string, url: string, onMessage: (m: SseMessage) => void, onState?: (live: boolean) => void): () => void {
+  let stopped = false;
+  let lastId: string | undefined;
+  let controller: AbortController | null = null;
+  const run = async () => {
+    let delay = 500;
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const res = await fetch(url, {
+          headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+          signal: controller.signal,
+        });
+        if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+        onState?.(true);
+        delay = 500;
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          const { messages, rest } = parseSseChunk(buf);
+          buf = rest;
+          for (const m of messages) {
+            if (m.id) lastId = m.id;
+            onMessage(m);
+          }
+        }
+      } catch {
+        /* reconnect below */
+      }
+      onState?.(false);
+      if (stopped) break;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 10_000);
+    }
+  };
+  void run();
+  return () => {
+    stopped = true;
+    controller?.abort();
+  };
+}
