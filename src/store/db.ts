@@ -22,6 +22,8 @@ export const EVENTS_CHANNEL = 'sneakernet_events';
 export interface Database {
   db: Kysely<Schema>;
   kind: 'pglite' | 'postgres';
+  /** The embedded engine itself (PGlite only), for libraries that bring their own SQL (pg-boss). Use it only while holding a Kysely connection. */
+  pglite?: PGlite;
   /** NOTIFY channel for job events (per schema, so test suites sharing a server do not hear each other). */
   eventsChannel: string;
   /** Subscribe to NOTIFYs on a channel; returns an unsubscribe function. Works on both drivers. */
@@ -76,6 +78,7 @@ async function openPGlite(dataDir: string): Promise<Database> {
   return {
     db,
     kind: 'pglite',
+    pglite,
     eventsChannel: EVENTS_CHANNEL,
     async listen(channel, onPayload) {
       const unsub = await pglite.listen(channel, onPayload);
@@ -148,7 +151,10 @@ async function openPostgres(url: string, schema?: string): Promise<Database> {
 /** Applies pending migrations. On PostgreSQL several processes may start at once: an advisory lock serialises them. */
 async function migrate(database: Database): Promise<void> {
   const run = async (db: Kysely<Schema>) => {
-    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+    // Kysely looks for its bookkeeping tables in every schema unless told which one: name ours explicitly, or a
+    // second schema on the same server (tests, tenants) would make it skip creating them.
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+    const { error } = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: rows[0].schema }).migrateToLatest();
     if (error) throw error;
   };
   if (database.kind === 'pglite') return run(database.db);
