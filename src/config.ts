@@ -13,6 +13,8 @@ export interface Config {
   clock: 'system' | 'manual';
   /** Public base URL used in nextLink and log URIs; derived from the request when absent. */
   publicUrl?: string;
+  /** JSON file with the data-center locations customers ship to (env SNEAKERNET_LOCATIONS); a default set otherwise. */
+  locationsFile?: string;
 }
 
 export function configFromEnv(overrides: Partial<Config> = {}): Config {
@@ -28,6 +30,7 @@ export function configFromEnv(overrides: Partial<Config> = {}): Config {
     bootstrapToken: env.SNEAKERNET_BOOTSTRAP_TOKEN || undefined,
     clock: env.SNEAKERNET_CLOCK === 'manual' ? 'manual' : 'system',
     publicUrl: env.SNEAKERNET_PUBLIC_URL || undefined,
+    locationsFile: env.SNEAKERNET_LOCATIONS || undefined,
     ...clean,
   };
 }
