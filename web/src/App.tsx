@@ -83,8 +83,11 @@ function NavLink({ to, route, match, children }: { to: string; route: Route; mat
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const route = useRoute();
   const mainRef = useRef<HTMLElement>(null);
+  // On navigation, move focus to the new page's heading (screen readers announce it), unless the page already put
+  // focus on one of its own controls (the receive page's scan field).
   useEffect(() => {
-    mainRef.current?.querySelector<HTMLElement>('h1, h2')?.focus({ preventScroll: true });
+    const main = mainRef.current;
+    if (main && !main.contains(document.activeElement)) main.querySelector<HTMLElement>('h1, h2')?.focus({ preventScroll: true });
   }, [route]);
   const op = isOperator(session);
   return (

@@ -66,7 +66,7 @@ export const NODE_W = 150;
 export const NODE_H = 40;
 const GAP_X = 40;
 const GAP_Y = 34;
-const MARGIN = 50;
+const MARGIN = 84;
 
 export function layoutDiagram(d: ParsedDiagram): DiagramLayout {
   const adj = new Map<string, string[]>();

@@ -117,8 +117,8 @@ export function LifecycleDiagram({ title, lifecycle, current, history = [], maxW
                 {`${look.icon} ${n.id}`}
               </text>
               {isCurrent && (
-                <text x={W / 2} y={-4} textAnchor="middle" fontSize="11" fill="#062e6f" fontWeight={700}>
-                  ▼ current
+                <text x={-6} y={H / 2 + 4} textAnchor="end" fontSize="12" fill="#062e6f" fontWeight={700}>
+                  current ▶
                 </text>
               )}
               {n.initial && !isCurrent && (

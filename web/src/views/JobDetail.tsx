@@ -4,6 +4,7 @@
  */
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import { JobState, DriveState } from '../../../src/domain/states.ts';
+import { DeadlineKind } from '../../../src/domain/timers.ts';
 import { UNFAULT_JOB_TARGETS, UNFAULT_DRIVE_TARGETS, FAULTABLE_JOB_STATES } from '../../../src/domain/transitions.ts';
 import { ApiFailure, call, followSse, jobPath, normalizeEvent, withVersion, type DriveStatus, type JobEvent, type JobResponse } from '../api.ts';
 import { canWrite, isOperator, useSession } from '../App.tsx';
@@ -23,14 +24,30 @@ interface Deadline {
   description: string;
 }
 
+/** What each timer does, for people ("deleted in 9 days unless shipping info is added"). */
+const DEADLINE_TEXT: Record<string, string> = {
+  [DeadlineKind.DeleteCreating]: 'This job will be deleted {when} unless shipping information is added (any update restarts the wait).',
+  [DeadlineKind.ShippingAlert]: 'If the package has not arrived {when}, operators are alerted and the drives are marked never received.',
+  [DeadlineKind.CloseUnanswered]: 'This job will be closed {when} unless the package arrives or you answer the operators.',
+  [DeadlineKind.DeleteFinished]: 'This job and its history will be deleted {when}.',
+};
+
+const ext = (job: JobResponse) => ((job.properties as Record<string, unknown>).sneakernet ?? {}) as Record<string, unknown>;
+
 function deadlinesOf(job: JobResponse): Deadline[] {
   const p = job.properties as Record<string, unknown>;
-  const raw = p.pendingDeadlines ?? p.deadlines ?? (p.nextDeadline ? [p.nextDeadline] : []);
-  return Array.isArray(raw) ? (raw as Deadline[]).filter((d) => d && d.at) : [];
+  const x = ext(job);
+  const raw = x.pendingDeadlines ?? p.pendingDeadlines ?? (x.pendingDeadline ? [x.pendingDeadline] : []);
+  return Array.isArray(raw)
+    ? (raw as Deadline[])
+        .filter((d) => d && d.at)
+        .map((d) => ({ ...d, description: d.description ?? DEADLINE_TEXT[d.kind] ?? d.kind }))
+    : [];
 }
 
-function progressOf(d: DriveStatus): DriveProgressData {
-  const x = (d.progress ?? {}) as Record<string, unknown>;
+function progressOf(d: DriveStatus, job: JobResponse): DriveProgressData {
+  const extras = (ext(job).drives ?? []) as Array<Record<string, unknown>>;
+  const x = (extras.find((e) => e.driveId === d.driveId) ?? d.progress ?? {}) as Record<string, unknown>;
   const n = (k: string) => {
     const v = d[k] ?? x[k];
     return typeof v === 'number' ? v : v === undefined || v === null ? undefined : Number(v);
@@ -174,7 +191,7 @@ export function JobDetail({ resourceGroup, name }: { resourceGroup: string; name
   const state = p.state ?? JobState.Creating;
   const drives = p.driveList ?? [];
   const deadlines = deadlinesOf(job);
-  const reason = (p.stateReason ?? null) as { code?: string; message?: string } | string | null;
+  const reason = (ext(job).stateReason ?? p.stateReason ?? null) as { code?: string; message?: string } | string | null;
   const reasonText = typeof reason === 'string' ? reason : reason?.message;
   const ref = { subscriptionId: session.subscriptionId, resourceGroup, name };
 
@@ -212,8 +229,17 @@ export function JobDetail({ resourceGroup, name }: { resourceGroup: string; name
           <ul className="deadlines">
             {deadlines.map((d) => (
               <li key={`${d.kind}-${d.at}`} data-testid="deadline">
-                <span aria-hidden="true">⏰ </span>
-                <strong>{relative(new Date(d.at))}</strong> ({formatTime(d.at)}): {d.description}
+                <span aria-hidden="true">◷ </span>
+                {d.description.includes('{when}') ? (
+                  <>
+                    {d.description.split('{when}')[0]}
+                    <strong>{relative(new Date(d.at))}</strong> ({formatTime(d.at)}){d.description.split('{when}')[1]}
+                  </>
+                ) : (
+                  <>
+                    <strong>{relative(new Date(d.at))}</strong> ({formatTime(d.at)}): {d.description}
+                  </>
+                )}
               </li>
             ))}
           </ul>
@@ -248,7 +274,7 @@ export function JobDetail({ resourceGroup, name }: { resourceGroup: string; name
                 <h3 className="mono">{d.driveId}</h3>
                 <StateBadge state={d.state} />
               </div>
-              <DriveProgress drive={progressOf(d)} />
+              <DriveProgress drive={progressOf(d, job)} />
               <details>
                 <summary>Drive lifecycle</summary>
                 <LifecycleDiagram
