@@ -239,7 +239,8 @@ describe('web console in chromium', () => {
       ([token, sub]) => sessionStorage.setItem('sneakernet.session', JSON.stringify({ token, subscriptionId: sub, role: 'owner', admin: false })),
       [owner, SUB],
     );
-    await narrow.goto(base + '/#/jobs/rg/e2e-import');
+    await narrow.goto(base + '/#/jobs/default/e2e-import');
+    await expect.poll(() => narrow.getByTestId('job-state').textContent(), { timeout: 10_000 }).toBe(JobState.Shipping);
     await narrow.getByRole('heading', { name: 'e2e-import' }).waitFor();
     await shot(narrow, 'job-shipping-390');
     await narrow.close();
