@@ -5,10 +5,12 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../app.ts';
 import { registerConsoleRoutes } from './console.ts';
 import { registerArmRoutes } from './arm/index.ts';
+import { registerOperatorSurface } from './operator/index.ts';
 
 export type RouteRegistration = (app: FastifyInstance, ctx: App) => void | Promise<void>;
 
 export const routeRegistrations: RouteRegistration[] = [
   registerConsoleRoutes,
   registerArmRoutes,
+  registerOperatorSurface,
 ];

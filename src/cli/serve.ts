@@ -5,6 +5,7 @@ import { openApp, type App } from '../app.ts';
 import { buildServer } from '../api/server.ts';
 import { failWith } from './output.ts';
 import { loggerOptions } from '../observability/logging.ts';
+import { startOperatorBackground } from '../timers/background.ts';
 
 export interface ServeFlags {
   port?: string;
@@ -41,7 +42,7 @@ export function addServerFlags(cmd: Command): Command {
  * runs none. A starter may return a stop function, called on SIGTERM to hand back leases and checkpoint.
  */
 export type BackgroundStarter = (ctx: App) => Promise<void | (() => Promise<void>)> | void | (() => Promise<void>);
-export const backgroundWorkers: BackgroundStarter[] = [];
+export const backgroundWorkers: BackgroundStarter[] = [startOperatorBackground];
 /** Old name, kept for features registered before `api`/`worker` were split out. */
 export const serveBackground = backgroundWorkers;
 

@@ -9,6 +9,11 @@ import { DomainError } from '../domain/errors.ts';
 import { DriveState, FINISHED_DRIVE_STATES, JobState, type Actor } from '../domain/states.ts';
 import type { DriveEvent, JobEvent } from '../domain/transitions.ts';
 import { jobFacts, type DriveRecord, type JobRecord } from './records.ts';
+import type { Transaction } from 'kysely';
+import type { Schema } from './schema.ts';
+
+/** Extra writes that must commit or roll back with the job change (tasks, custody records...). */
+export type InTransaction = (tx: Transaction<Schema>, job: JobRecord) => Promise<void>;
 
 export interface PendingEvent {
   driveId: string | null;
@@ -47,6 +52,7 @@ export class JobWork {
   readonly newDrives = new Set<string>();
   readonly removedDrives = new Set<string>();
   jobChanged = false;
+  readonly sideEffects: InTransaction[] = [];
 
   constructor(
     public job: JobRecord,
@@ -124,6 +130,11 @@ export class JobWork {
       this.drives.push(d);
       this.newDrives.add(d.driveId);
     }
+  }
+
+  /** Runs `fn` inside the same transaction, after the job row and its events are written. */
+  inTransaction(fn: InTransaction): void {
+    this.sideEffects.push(fn);
   }
 
   /** An audit entry that is not a state change (updates, cancel requests, operator notes). */

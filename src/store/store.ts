@@ -223,6 +223,7 @@ export class Store {
       const work = new JobWork(job, drives, opts.actor, opts.actorId ?? null, now);
       const result = await fn(work);
       if (!work.jobChanged && work.changedDrives.size === 0 && work.newDrives.size === 0 && work.removedDrives.size === 0) {
+        for (const f of work.sideEffects) await f(tx, job);
         return { job, drives, result, events: [] as JobEventRecord[] };
       }
       for (const d of work.drives) d.percentComplete = drivePercent({ ...d, finished: isFinished(d) });
@@ -287,6 +288,7 @@ export class Store {
         events = (await tx.selectFrom('job_events').selectAll().where('job_id', '=', jobId).where('id', '>', lastEventId - work.events.length).orderBy('id').execute()).map(eventFromRow);
         await notify(tx, this.database.eventsChannel, { jobId, subscriptionId: job.subscriptionId, lastEventId });
       }
+      for (const f of work.sideEffects) await f(tx, jobFromRow(updated));
       const after = (await tx.selectFrom('drives').selectAll().where('job_id', '=', jobId).orderBy('position').orderBy('drive_id').execute()).map(driveFromRow);
       return { job: jobFromRow(updated), drives: after, result, events };
     });
