@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { App } from '../app.ts';
-import { registerErrorHandling } from './errors.ts';
+import { registerErrorHandling, toHttpError } from './errors.ts';
 import { registerAuth } from './auth.ts';
 import { registerHealth } from './health.ts';
 import { registerAdminRoutes } from './admin.ts';
@@ -31,6 +31,11 @@ export async function buildServer(ctx: App, opts: ServerOptions = {}): Promise<F
       return typeof given === 'string' && /^[\w-]{1,100}$/.test(given) ? given : crypto.randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 500 },
+    // Bad percent-encoding and over-long path parameters are answered by the router itself: give them ARM bodies too.
+    frameworkErrors: (err: unknown, _req: unknown, reply: { code(n: number): { type(t: string): { send(b: unknown): unknown } } }) => {
+      const { status, body } = toHttpError(err);
+      void reply.code(status).type('application/json').send(body);
+    },
     ...https,
   } as FastifyServerOptions) as unknown as FastifyInstance;
   registerErrorHandling(app);
