@@ -5,6 +5,8 @@
  *   GET /console/api/changes — Server-Sent Events: one `change` per committed job event in the caller's
  *                              subscription(s), so the jobs list updates live (the per-job stream is the ARM
  *                              route …/jobs/{name}/events);
+ *   GET /console/api/job-id  — the number the operator API (/operator/jobs/{id}) uses for a job the caller can see;
+ *   GET /console/api/drives/{driveId} — operators: which jobs list a scanned drive id, and in what state;
  *   GET /console/api/jobs    — the jobs list sorted by last change, filtered by state/type/name on the server,
  *                              paged with a keyset cursor on (updated_at, id) — ARM's $filter has no name search
  *                              and no ordering, and the console must stay quick with many thousands of jobs.
@@ -17,8 +19,9 @@ import { sql } from 'kysely';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { App } from '../app.ts';
 import { isJobState, type JobState } from '../domain/states.ts';
-import { isAdmin, principalOf } from './auth.ts';
-import { badRequest } from './errors.ts';
+import { assertCanRead, assertRole, isAdmin, principalOf } from './auth.ts';
+import { TokenRole } from '../store/tokens.ts';
+import { badRequest, notFound } from './errors.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Where `npm run build` puts the console. Overridable for tests and packaging. */
@@ -158,6 +161,38 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: App): void {
     };
     req.raw.on('close', stop);
     res.on('close', stop);
+  });
+
+  // The operator API addresses jobs by number; the console knows subscription/resource group/name.
+  app.get('/console/api/job-id', async (req) => {
+    const p = principalOf(req);
+    const q = req.query as Record<string, string | undefined>;
+    if (!q.subscriptionId || !q.resourceGroup || !q.name) throw badRequest("'subscriptionId', 'resourceGroup' and 'name' are required.");
+    assertCanRead(p, q.subscriptionId, 'The job');
+    const job = await ctx.store.getJob({ subscriptionId: q.subscriptionId, resourceGroup: q.resourceGroup, name: q.name });
+    if (!job) throw notFound('The job');
+    return { id: job.id };
+  });
+
+  // The dock's scanner: which jobs list this drive id, in what state (operators only; changes nothing).
+  app.get('/console/api/drives/:driveId', async (req) => {
+    assertRole(principalOf(req), TokenRole.Operator);
+    const driveId = String((req.params as { driveId: string }).driveId);
+    const rows = await ctx.store.db
+      .selectFrom('drives')
+      .innerJoin('jobs', 'jobs.id', 'drives.job_id')
+      .select(['jobs.id as jobId', 'jobs.subscription_id', 'jobs.resource_group', 'jobs.name', 'jobs.state as jobState', 'drives.state as driveState', 'drives.is_extra'])
+      .where('drives.drive_id', '=', driveId)
+      .orderBy('jobs.id', 'desc')
+      .limit(20)
+      .execute();
+    return {
+      driveId,
+      jobs: rows.map((r) => ({
+        id: Number(r.jobId), subscriptionId: r.subscription_id, resourceGroup: r.resource_group, name: r.name,
+        jobState: r.jobState, driveState: r.driveState, isExtra: r.is_extra,
+      })),
+    };
   });
 
   app.get('/console/api/jobs', async (req) => {

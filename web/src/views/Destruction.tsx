@@ -15,7 +15,14 @@ export function Destruction() {
     e.preventDefault();
     setError(null);
     try {
-      await ops.recordDestruction(session.token, driveId.trim(), { method, destroyedBy: by });
+      const id = driveId.trim();
+      const held = (await ops.heldDrives(session.token)).value.find((h) => h.driveId === id && !h.resolvedAt);
+      if (held) await ops.recordHeldDestruction(session.token, Number(held.id), { method, destroyedBy: by });
+      else {
+        const found = (await ops.lookupDrive(session.token, id)).jobs[0];
+        if (!found) throw new Error(`No job and no held drive has the id ${id}.`);
+        await ops.recordDestruction(session.token, found.id, id, { method, destroyedBy: by });
+      }
       window.location.hash = href.certificate(driveId.trim());
     } catch (err) {
       setError((err as Error).message);
@@ -41,13 +48,14 @@ export function Destruction() {
 
 export function Certificate({ driveId }: { driveId: string }) {
   const session = useSession();
-  const [cert, setCert] = useState<Record<string, unknown> | null>(null);
+  const [data, setData] = useState<Awaited<ReturnType<typeof ops.custody>> | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    ops.certificate(session.token, driveId).then(setCert, (e: Error) => setError(e.message));
+    ops.custody(session.token, driveId).then(setData, (e: Error) => setError(e.message));
   }, [session, driveId]);
-  const custody = (cert?.custody ?? cert?.chainOfCustody ?? cert?.events ?? []) as Array<Record<string, unknown>>;
-  const destruction = (cert?.destruction ?? null) as Record<string, unknown> | null;
+  const cert = data ? (data.certificates[data.certificates.length - 1] ?? {}) as Record<string, unknown> : null;
+  const custody = (data?.chainOfCustody ?? []) as Array<Record<string, unknown>>;
+  const destruction = cert && cert.destroyedAt ? cert : null;
   return (
     <article className="certificate" aria-labelledby="cert-title">
       <h1 id="cert-title" tabIndex={-1}>Chain-of-custody certificate — drive <span className="mono">{driveId}</span></h1>
@@ -56,7 +64,7 @@ export function Certificate({ driveId }: { driveId: string }) {
         <>
           <dl className="facts">
             <div><dt>Drive</dt><dd className="mono">{driveId}</dd></div>
-            <div><dt>Job</dt><dd>{String(cert.jobName ?? (cert.job as Record<string, unknown> | undefined)?.name ?? '—')}</dd></div>
+            <div><dt>Job</dt><dd>{String((cert.job as Record<string, unknown> | undefined)?.name ?? custody.find((c) => c.jobName)?.jobName ?? '—')}</dd></div>
             <div><dt>Certificate id</dt><dd className="mono">{String(cert.id ?? cert.certificateId ?? '—')}</dd></div>
             {destruction && <div><dt>Destroyed</dt><dd>{formatTime(String(destruction.destroyedAt ?? destruction.at ?? ''))} by {String(destruction.destroyedBy ?? '')} — {String(destruction.method ?? '')}</dd></div>}
           </dl>
@@ -74,6 +82,7 @@ export function Certificate({ driveId }: { driveId: string }) {
               ))}
             </tbody>
           </table>
+          {typeof cert.statement === 'string' && <p>{cert.statement}</p>}
           <p className="signature">Signature: ______________________ Date: ____________</p>
           <button type="button" className="no-print" onClick={() => window.print()}>Print certificate</button>
         </>

@@ -6,7 +6,8 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure } from '../api.ts';
 import { useSession } from '../App.tsx';
-import { ops, type ScanOutcome } from '../ops.ts';
+import { DriveState, JobState } from '../../../src/domain/states.ts';
+import { ops, type DriveLookup, type ReceiveResult } from '../ops.ts';
 
 interface Scan {
   driveId: string;
@@ -26,10 +27,25 @@ export function ReceivePackage() {
   const scanRef = useRef<HTMLInputElement>(null);
   useEffect(() => scanRef.current?.focus(), []);
 
-  const describe = (r: Record<string, unknown>) => {
-    const job = (r.job ?? null) as { name?: string; resourceGroup?: string; state?: string } | null;
-    const outcome = String(r.outcome ?? r.expected ?? r.status ?? '');
-    return job?.name ? `job ${job.name}${job.state ? ` (${job.state})` : ''}${outcome ? ` — ${outcome}` : ''}` : outcome || 'no job lists this drive';
+  /** What receipt will do to a scanned drive, told before the package is recorded. */
+  const describe = (r: DriveLookup) => {
+    const j = r.jobs[0];
+    if (!j) return 'unknown drive: no job lists it — it will be held (or returned as extra with another job of this package)';
+    const where = `job ${j.name} (${j.jobState}), drive ${j.driveState}`;
+    if (j.jobState === JobState.Shipping && j.driveState === DriveState.Specified) return `${where} — will be received`;
+    if (j.driveState === DriveState.NeverReceived) return `${where} — arrived late, will be received`;
+    if (j.jobState === JobState.Creating) return `${where} — will be held: the job is not shipping yet`;
+    return `${where} — already in the data center or not expected now`;
+  };
+  const outcomeOf = (r: ReceiveResult, id: string): string | undefined => {
+    const rec = r.received.find((x) => x.driveId === id);
+    if (rec) return `received (${rec.from} → ${rec.to}) for job ${rec.jobName}${rec.late ? ', late' : ''}`;
+    if (r.extra.some((x) => x.driveId === id)) return 'extra: not processed, returned with the job';
+    const held = r.held.find((x) => x.driveId === id);
+    if (held) return `held (${held.reason}); operator task ${held.taskId} opened`;
+    const again = r.alreadyIn.find((x) => x.driveId === id);
+    if (again) return `already in the data center (${again.state}); nothing changed`;
+    return undefined;
   };
 
   const onScan = async (e: FormEvent) => {
@@ -56,15 +72,14 @@ export function ReceivePackage() {
     setError(null);
     setDone(null);
     try {
-      const r = await ops.receivePackage(session.token, { carrierName: carrier, trackingNumber: tracking, driveIds: scans.map((s) => s.driveId).reverse() });
-      const outcomes = (r.drives ?? r.outcomes ?? []) as ScanOutcome[];
-      setScans((list) =>
-        list.map((s) => {
-          const o = outcomes.find((x) => x.driveId === s.driveId);
-          return o ? { ...s, outcome: String(o.outcome ?? o.status ?? ''), info: describe(o) } : s;
-        }),
+      const r = await ops.receivePackage(session.token, { carrier, trackingNumber: tracking, driveIds: scans.map((s) => s.driveId).reverse() });
+      setScans((list) => list.map((s) => ({ ...s, outcome: outcomeOf(r, s.driveId) ?? 'recorded' })));
+      const missing = r.neverReceived.map((x) => x.driveId);
+      setDone(
+        `Package ${tracking} recorded with ${scans.length} drive${scans.length === 1 ? '' : 's'}` +
+          (r.jobs.length ? `; jobs now: ${r.jobs.map((j) => `${j.name} ${j.state}`).join(', ')}` : '') +
+          (missing.length ? `; never received: ${missing.join(', ')}` : '') + '.',
       );
-      setDone(`Package ${tracking} recorded with ${scans.length} drive${scans.length === 1 ? '' : 's'}.`);
     } catch (err) {
       setError((err as Error).message);
     }

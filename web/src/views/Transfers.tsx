@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import { useSession } from '../App.tsx';
 import { DriveProgress } from '../components/DriveProgress.tsx';
+import { DriveState, JobState } from '../../../src/domain/states.ts';
 import { ops } from '../ops.ts';
 import { href } from '../router.ts';
 
@@ -10,7 +11,22 @@ export function Transfers() {
   const [rows, setRows] = useState<Array<Record<string, unknown>> | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    const load = () => ops.transfers(session.token).then((r) => { setRows(r.value ?? []); setError(null); }, (e: Error) => setError(e.message));
+    const load = async () => {
+      try {
+        const jobs = (await ops.jobs(session.token, JobState.Transferring)).value;
+        const details = await Promise.all(jobs.map((j) => ops.job(session.token, Number(j.id))));
+        setRows(
+          details.flatMap((d) =>
+            d.drives
+              .filter((x) => x.state === DriveState.Transferring)
+              .map((x) => ({ ...x, jobName: d.name, resourceGroup: d.resourceGroup })),
+          ),
+        );
+        setError(null);
+      } catch (e) {
+        setError((e as Error).message);
+      }
+    };
     void load();
     const t = setInterval(load, 2000);
     return () => clearInterval(t);
