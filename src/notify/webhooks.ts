@@ -83,8 +83,8 @@ export async function getWebhook(store: Store, subscriptionId: string, id: strin
 }
 
 export async function deleteWebhook(store: Store, subscriptionId: string, id: string): Promise<boolean> {
-  const r = await opsDb(store).deleteFrom('webhooks').where('subscription_id', '=', subscriptionId).where('id', '=', id).executeTakeFirst();
-  return Number(r.numDeletedRows) > 0;
+  const r = await opsDb(store).deleteFrom('webhooks').where('subscription_id', '=', subscriptionId).where('id', '=', id).returning('id').executeTakeFirst();
+  return r !== undefined;
 }
 
 export async function listDeliveries(store: Store, subscriptionId: string, webhookId: string, opts: { limit?: number; afterId?: number } = {}): Promise<DeliveryLogEntry[]> {

@@ -67,8 +67,10 @@ export async function closeTasksOf(tx: Tx, now: Date, jobId: number, kinds: Task
     .updateTable('operator_tasks')
     .set({ status: TaskStatus.Closed, closed_at: now, closed_by: by, close_note: note })
     .where('job_id', '=', jobId).where('kind', 'in', kinds).where('status', '=', TaskStatus.Open)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows);
+    .returning('id')
+    .execute();
+  // Counted from RETURNING: PGlite's driver does not report affected rows.
+  return r.length;
 }
 
 export interface CustodyInput {

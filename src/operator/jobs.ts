@@ -92,8 +92,8 @@ export async function resolveAddressFlag(call: OperatorCall, jobId: number, flag
     w.inTransaction(async (tx) => {
       const ops = asOps(tx);
       const r = await ops.updateTable('return_address_flags').set({ status: AddressFlagState.Resolved, resolved_at: w.now, resolution, deadline_at: null })
-        .where('id', '=', flagId).where('status', '=', AddressFlagState.Open).executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) return;
+        .where('id', '=', flagId).where('status', '=', AddressFlagState.Open).returning('id').executeTakeFirst();
+      if (!r) return;
       await closeTasksOf(ops, w.now, jobId, [TaskKind.BadReturnAddress], resolution, call.by ?? null);
     });
     if (w.job.extensions.returnAddressProblem) {

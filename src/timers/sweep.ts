@@ -268,8 +268,8 @@ async function expireAddressFlag(store: Store, jobId: number, flagId: number): P
     w.inTransaction(async (tx) => {
       const ops = asOps(tx);
       const u = await ops.updateTable('return_address_flags').set({ status: AddressFlagState.Expired, resolved_at: w.now, resolution: 'unreachable for 90 days', deadline_at: null })
-        .where('id', '=', flagId).where('status', '=', AddressFlagState.Open).executeTakeFirst();
-      if (Number(u.numUpdatedRows) === 0) throw new SkipError();
+        .where('id', '=', flagId).where('status', '=', AddressFlagState.Open).returning('id').executeTakeFirst();
+      if (!u) throw new SkipError();
       await recordCustody(ops, w.now, due.map((driveId) => ({ driveId, kind: CustodyKind.MarkedForDestruction, jobId, subscriptionId: w.job.subscriptionId, jobName: w.job.name, by: 'timer' })));
       await openTask(ops, w.now, {
         kind: TaskKind.DestroyDrives, jobId, subscriptionId: w.job.subscriptionId, jobName: w.job.name, driveIds: due, by: 'timer', dedupeKey: `destroyUnreachable:${flagId}`,
