@@ -16,7 +16,7 @@ beforeAll(async () => {
   const { openApp } = await import('../../src/app.ts');
   const { buildServer } = await import('../../src/api/server.ts');
   const { configFromEnv } = await import('../../src/config.ts');
-  ctx = await openApp(configFromEnv({ dataDir: 'memory://', databaseUrl: undefined, bootstrapToken: ADMIN }));
+  ctx = await openApp({ ...configFromEnv({ dataDir: 'memory://', bootstrapToken: ADMIN }), databaseUrl: undefined, tlsCert: undefined, tlsKey: undefined });
   server = await buildServer(ctx);
   await createImportJob(ctx.store, { subscriptionId: 'sub-a', name: 'alpha-one' });
   await createImportJob(ctx.store, { subscriptionId: 'sub-a', name: 'alpha-two' });

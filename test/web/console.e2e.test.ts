@@ -98,7 +98,9 @@ async function shot(page: Page, name: string) {
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) execFileSync('bash', [path.join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: 'inherit' });
   buildConsole();
-  ctx = await openApp(configFromEnv({ dataDir: 'memory://', databaseUrl: undefined, bootstrapToken: ADMIN, port: 0, host: '127.0.0.1', clock: 'system' }));
+  // Always the embedded database in memory, even when DATABASE_URL is set (CI): this suite owns its data.
+  const config = { ...configFromEnv({ dataDir: 'memory://', bootstrapToken: ADMIN, port: 0, host: '127.0.0.1', clock: 'system' }), databaseUrl: undefined, tlsCert: undefined, tlsKey: undefined };
+  ctx = await openApp(config);
   server = await buildServer(ctx);
   const address = await server.listen({ port: 0, host: '127.0.0.1' });
   base = address;
