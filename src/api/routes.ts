@@ -6,6 +6,7 @@ import type { App } from '../app.ts';
 import { registerConsoleRoutes } from './console.ts';
 import { registerArmRoutes } from './arm/index.ts';
 import { registerOperatorSurface } from './operator/index.ts';
+import { registerLogRoutes } from './logs-routes.ts';
 
 export type RouteRegistration = (app: FastifyInstance, ctx: App) => void | Promise<void>;
 
@@ -13,4 +14,5 @@ export const routeRegistrations: RouteRegistration[] = [
   registerConsoleRoutes,
   registerArmRoutes,
   registerOperatorSurface,
+  registerLogRoutes,
 ];

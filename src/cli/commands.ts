@@ -2,10 +2,14 @@
 import type { Command } from 'commander';
 import { registerDocsCommands } from './docs.ts';
 import { registerMigrateCommand } from './migrate.ts';
+import { registerStorageCommands } from './storage.ts';
+import { registerTransferCommands } from './transfer.ts';
 
 export type CliRegistration = (program: Command) => void;
 
 export const cliRegistrations: CliRegistration[] = [
   registerDocsCommands,
   registerMigrateCommand,
+  registerStorageCommands,
+  registerTransferCommands,
 ];

@@ -6,6 +6,7 @@ import { buildServer } from '../api/server.ts';
 import { failWith } from './output.ts';
 import { loggerOptions } from '../observability/logging.ts';
 import { startOperatorBackground } from '../timers/background.ts';
+import { startTransferWorkers } from '../transfer/worker/runner.ts';
 
 export interface ServeFlags {
   port?: string;
@@ -42,7 +43,7 @@ export function addServerFlags(cmd: Command): Command {
  * runs none. A starter may return a stop function, called on SIGTERM to hand back leases and checkpoint.
  */
 export type BackgroundStarter = (ctx: App) => Promise<void | (() => Promise<void>)> | void | (() => Promise<void>);
-export const backgroundWorkers: BackgroundStarter[] = [startOperatorBackground];
+export const backgroundWorkers: BackgroundStarter[] = [startOperatorBackground, startTransferWorkers];
 /** Old name, kept for features registered before `api`/`worker` were split out. */
 export const serveBackground = backgroundWorkers;
 

@@ -1,0 +1,390 @@
+/**
+ * Import copy of one drive: drive folder → blob store. Three streaming passes over the manifest (bounded memory
+ * whatever its size): verify (hash, drive id, format, totals), copy (per disposition, with metadata/properties,
+ * MD5 per block and per blob), then the logs. Every blob's outcome is checkpointed under `#<manifest index>`, so
+ * a worker that resumes a drive skips finished blobs and redoes any blob that was in flight (nothing is
+ * committed until a blob is complete and verified, so a partial one is never trusted).
+ */
+import { createReadStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { sql } from 'kysely';
+import type { BlobBackend, BlobHttpProperties } from '../../blob/backend.ts';
+import { isBlobError } from '../../blob/errors.ts';
+import { assertContainerName } from '../../blob/names.ts';
+import { LogLevel } from '../../domain/states.ts';
+import { finishDriveTransfer, startDriveTransfer } from '../../operator/transfer.ts';
+import type { DriveRecord, JobRecord } from '../../store/records.ts';
+import type { DriveLogBlob, DriveLogChunk, DriveLogFileStatus } from '../drive-log.ts';
+import { resolveInsideDrive } from '../drive-paths.ts';
+import { isTransferError, TransferError, type BlobStatusCode, type DriveStatusCode, type ImportDispositionStatus, type MetadataStatusCode } from '../errors.ts';
+import { readManifestEntries, type ManifestBlobEntry } from '../manifest-reader.ts';
+import type { ManifestFileRef } from '../manifest-types.ts';
+import { readMetadataFile, readPropertiesFile } from '../metadata-file.ts';
+import { diagnosticsBlobName, renamedBlobName } from '../naming.ts';
+import { MANIFEST_FILE_NAME } from '../prepare.ts';
+import { diagnosticsContainer, driveStatusOf, Phase, ProgressReporter, writeDriveLogs, type Counts } from './common.ts';
+import { getCheckpoint, getCheckpoints, putCheckpoint } from './leases.ts';
+import type { DriveTask } from './task.ts';
+import { ChunkVerifier } from './verify.ts';
+
+/** A checkpoint of one manifest entry. */
+interface EntryDone {
+  bytes: number;
+  warn: boolean;
+  overwrite: boolean;
+  log: DriveLogBlob;
+}
+interface EntryWriting {
+  target: string;
+  disposition: ImportDispositionStatus;
+}
+const EntryStatus = { Writing: 'writing', Ok: 'ok', Failed: 'failed', Skipped: 'skipped' } as const;
+
+const entryKey = (i: number) => `#${i}`;
+const LOG_KEYS = { error: 'log:error', verbose: 'log:verbose' } as const;
+export const IMPORT_LOG_KEYS = LOG_KEYS;
+
+class LeaseLost extends Error {
+  constructor() {
+    super('The drive lease was lost to another worker.');
+  }
+}
+
+/** Splits "container/name" (the manifest's BlobPath); the name may be empty only for an invalid path. */
+function splitBlobPath(blobPath: string): { container: string; name: string } {
+  const p = blobPath.replace(/^\/+/, '');
+  const i = p.indexOf('/');
+  return i < 0 ? { container: p, name: '' } : { container: p.slice(0, i), name: p.slice(i + 1) };
+}
+
+function httpProperties(p: Awaited<ReturnType<typeof readPropertiesFile>>): BlobHttpProperties {
+  const out: BlobHttpProperties = {};
+  if (p.contentType) out.contentType = p.contentType;
+  if (p.contentEncoding) out.contentEncoding = p.contentEncoding;
+  if (p.contentLanguage) out.contentLanguage = p.contentLanguage;
+  if (p.cacheControl) out.cacheControl = p.cacheControl;
+  if (p.contentDisposition) out.contentDisposition = p.contentDisposition;
+  return out;
+}
+
+function blobStatusFor(err: unknown): BlobStatusCode {
+  if (isTransferError(err)) {
+    const c = err.code;
+    if (c === 'FileNameInvalid' || c === 'FileNameTooLong' || c === 'FileNotFound' || c === 'FileAccessDenied' || c === 'IOFailed') return c;
+    return 'Failed';
+  }
+  if (isBlobError(err)) return 'BlobRequestFailed';
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return 'FileNotFound';
+  if (code === 'EACCES' || code === 'EPERM') return 'FileAccessDenied';
+  if (code === 'EIO') return 'IOFailed';
+  return 'Failed';
+}
+
+function metadataStatusFor(err: unknown): MetadataStatusCode {
+  if (isTransferError(err)) {
+    const c = err.code as string;
+    if (['FileNameInvalid', 'FileNameTooLong', 'FileNotFound', 'FileAccessDenied', 'Corrupted', 'XmlReadFailed', 'IOFailed'].includes(c)) return c as MetadataStatusCode;
+  }
+  return 'Failed';
+}
+
+/** Maps a failure to reach/read the manifest to the documented drive status codes. */
+function driveStatusFor(err: unknown): DriveStatusCode {
+  if (isTransferError(err)) {
+    switch (err.code) {
+      case 'FileNotFound': return 'ManifestNotFound';
+      case 'FileAccessDenied': return 'ManifestAccessDenied';
+      case 'FileNameInvalid': return 'ManifestNameInvalid';
+      case 'FileNameTooLong': return 'ManifestNameTooLong';
+      case 'IOFailed': return 'ReadManifestFailed';
+      case 'ManifestNotFound': case 'ManifestAccessDenied': case 'ManifestNameTooLong': case 'ManifestCorrupted':
+      case 'ManifestFormatInvalid': case 'ManifestDriveIdMismatch': case 'ReadManifestFailed':
+        return err.code;
+      default: return 'InternalError';
+    }
+  }
+  return 'InternalError';
+}
+
+/** Run with a lock per key (the blob path): two manifest entries aimed at one blob never race their dispositions. */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<void>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveRecord, backend: BlobBackend, folder: string): Promise<void> {
+  const { store, claim, workerId } = t;
+  const db = store.db;
+  await startDriveTransfer(store, { jobId: job.id, driveId: drive.driveId, workerId });
+  const counts: Counts = { bytesTotal: 0, bytesSucceeded: 0, objectsTotal: 0, objectsSucceeded: 0, objectsFailed: 0, objectsSkipped: 0 };
+  const progress = new ProgressReporter(store, job.id, drive.driveId, workerId, counts, 'import', t.options.progressIntervalMs);
+  const verbose = job.logLevel === LogLevel.Verbose;
+
+  const failDrive = async (status: DriveStatusCode) => {
+    await progress.setPhase(Phase.WritingLogs);
+    const logs = await writeDriveLogs(backend, job, drive.driveId, status, verbose, async function* () {}, new Date());
+    await finishDriveTransfer(store, {
+      jobId: job.id, driveId: drive.driveId, workerId,
+      outcome: { errors: 1, copyStatus: status, errorLogUri: logs.errorLog.uri, verboseLogUri: logs.verboseLog?.uri ?? null, ...counts },
+    });
+    await putCheckpoint(db, claim, workerId, LOG_KEYS.error, 'done', logs.errorLog);
+    if (logs.verboseLog) await putCheckpoint(db, claim, workerId, LOG_KEYS.verbose, 'done', logs.verboseLog);
+  };
+
+  // ---- pass 1: verify the manifest -------------------------------------------------------------
+  await progress.setPhase(Phase.VerifyingManifest);
+  let manifestPath: string;
+  try {
+    manifestPath = await resolveInsideDrive(folder, drive.manifestFile ?? `\\${MANIFEST_FILE_NAME}`);
+    for await (const e of readManifestEntries(manifestPath, {
+      expectedHash: drive.manifestHash ?? undefined, expectedDriveId: drive.driveId,
+    })) {
+      counts.objectsTotal++;
+      counts.bytesTotal += e.length;
+    }
+    const fs = await fsp.statfs(folder);
+    const capacity = fs.blocks * fs.bsize;
+    if (counts.bytesTotal > capacity) {
+      throw new TransferError('ManifestFormatInvalid', `The manifest lists ${counts.bytesTotal} bytes, more than the drive holds (${capacity}).`);
+    }
+  } catch (err) {
+    if (!isTransferError(err)) throw err;
+    counts.bytesTotal = 0;
+    counts.objectsTotal = 0;
+    await failDrive(driveStatusFor(err));
+    return;
+  }
+
+  // Manifest backup (BackupDriveManifest), once per drive.
+  let manifestUri: string | null = drive.manifestUri;
+  if (job.backupDriveManifest && !manifestUri) {
+    const container = diagnosticsContainer(job);
+    await backend.ensureContainer(container);
+    const name = diagnosticsBlobName(job.name, drive.driveId, new Date(), 'manifest');
+    await backend.putStream(container, name, createReadStream(manifestPath), { properties: { contentType: 'application/xml' } });
+    manifestUri = backend.urlFor(container, name);
+  }
+
+  // Counters from what a previous worker finished.
+  const agg = await sql<{ status: string; n: string | number; bytes: string | number | null }>`
+    select status, count(*) as n, sum((detail->>'bytes')::bigint) as bytes from transfer_checkpoints
+    where job_id = ${job.id} and drive_id = ${drive.driveId} and blob_path like '#%' group by status`.execute(db);
+  for (const r of agg.rows) {
+    const n = Number(r.n);
+    if (r.status === EntryStatus.Ok) { counts.objectsSucceeded += n; counts.bytesSucceeded += Number(r.bytes ?? 0); }
+    else if (r.status === EntryStatus.Failed) counts.objectsFailed += n;
+    else if (r.status === EntryStatus.Skipped) { counts.objectsSkipped += n; counts.bytesSucceeded += Number(r.bytes ?? 0); }
+  }
+
+  // ---- pass 2: copy ------------------------------------------------------------------------------
+  await progress.setPhase(Phase.Copying);
+  const ensured = new Set<string>();
+  const locks = new KeyedLock();
+  const record = async (key: string, status: string, detail: unknown) => {
+    if (!(await putCheckpoint(db, claim, workerId, key, status, detail))) throw new LeaseLost();
+  };
+
+  const copyEntry = async (e: ManifestBlobEntry, index: number): Promise<void> => {
+    const key = entryKey(index);
+    const prev = await getCheckpoint<EntryDone & EntryWriting>(db, claim, key);
+    if (prev && prev.status !== EntryStatus.Writing) return; // finished by an earlier run
+    const chunks = e.pageRanges ?? e.blocks ?? [];
+    const chunkLog = (statuses?: DriveLogChunk['status'][]): DriveLogChunk[] =>
+      chunks.map((c, i) => ({ offset: c.offset, length: c.length, ...(c.id ? { id: c.id } : {}), hash: c.hash, status: statuses?.[i] ?? 'Cancelled' }));
+    const disposition = e.importDisposition ?? 'rename';
+    const log: DriveLogBlob = {
+      status: 'Completed', blobPath: e.blobPath, filePath: e.filePath, length: e.length,
+      importDisposition: { value: disposition, status: 'Cancelled' },
+    };
+    const setChunks = (statuses?: DriveLogChunk['status'][]) => {
+      if (e.pageRanges) log.pageRanges = chunkLog(statuses);
+      else if (e.blocks) log.blocks = chunkLog(statuses);
+    };
+    setChunks();
+    const fail = async (status: BlobStatusCode) => {
+      log.status = status;
+      counts.objectsFailed++;
+      await record(key, EntryStatus.Failed, { bytes: 0, warn: false, overwrite: false, log } satisfies EntryDone);
+    };
+
+    // Paths on the drive: refused paths are logged and never read.
+    if (e.pathError) return fail(e.pathError.code as BlobStatusCode);
+    let filePath: string;
+    try {
+      filePath = await resolveInsideDrive(folder, e.filePath);
+    } catch (err) {
+      return fail(blobStatusFor(err));
+    }
+    const { container, name } = splitBlobPath(e.blobPath);
+
+    // Metadata and properties files (the blob's own, else its BlobList's).
+    let metadata: Record<string, string> | undefined;
+    let properties: BlobHttpProperties | undefined;
+    const side = async (ref: ManifestFileRef | undefined, own: boolean, kind: 'metadata' | 'properties'): Promise<boolean> => {
+      if (!ref) return true;
+      const where = own ? { path: { path: ref.path, hash: ref.hash } } : { globalPath: { path: ref.path, hash: ref.hash } };
+      const status = (s: MetadataStatusCode): DriveLogFileStatus => ({ status: s, ...where });
+      try {
+        const real = await resolveInsideDrive(folder, ref.path);
+        if (kind === 'metadata') metadata = await readMetadataFile(real, { expectedHash: ref.hash });
+        else properties = httpProperties(await readPropertiesFile(real, { expectedHash: ref.hash }));
+        log[kind] = status('Completed');
+        return true;
+      } catch (err) {
+        log[kind] = status(metadataStatusFor(err));
+        return false;
+      }
+    };
+    const metaOk = await side(e.effectiveMetadataPath, !!e.metadataPath, 'metadata');
+    const propsOk = await side(e.effectivePropertiesPath, !!e.propertiesPath, 'properties');
+    if (!metaOk || !propsOk) return fail('CompletedWithErrors');
+
+    await locks.run(e.blobPath, async () => {
+      try {
+        assertContainerName(container);
+        if (name === '') throw new TransferError('FileNameInvalid', `Blob path ${JSON.stringify(e.blobPath)} names no blob`);
+        if (!ensured.has(container)) {
+          await backend.ensureContainer(container);
+          ensured.add(container);
+        }
+        // Decide the target once and remember it: a resumed copy writes to the same name with the same outcome.
+        let target: string;
+        let dStatus: ImportDispositionStatus;
+        if (prev?.status === EntryStatus.Writing) {
+          target = prev.detail.target;
+          dStatus = prev.detail.disposition;
+        } else {
+          const exists = await backend.exists(container, name);
+          target = name;
+          dStatus = exists ? (disposition === 'overwrite' ? 'Overwritten' : disposition === 'no-overwrite' ? 'Skipped' : 'Renamed') : 'Created';
+          if (dStatus === 'Renamed') {
+            let n = 2;
+            while (await backend.exists(container, renamedBlobName(name, n))) n++;
+            target = renamedBlobName(name, n);
+          }
+          if (dStatus !== 'Skipped') await record(key, EntryStatus.Writing, { target, disposition: dStatus } satisfies EntryWriting);
+        }
+        log.importDisposition = { value: disposition, status: dStatus };
+        log.blobPath = `${container}/${target}`;
+        if (dStatus === 'Skipped') {
+          setChunks(chunks.map(() => 'Completed'));
+          counts.objectsSkipped++;
+          await record(key, EntryStatus.Skipped, { bytes: 0, warn: true, overwrite: false, log } satisfies EntryDone);
+          return;
+        }
+        const verifier = new ChunkVerifier(chunks, e.length);
+        let result: ReturnType<ChunkVerifier['finish']> | undefined;
+        const source = createReadStream(filePath, { highWaterMark: 1024 * 1024 });
+        let moved = 0;
+        const tap = verifier.tap((r) => (result = r), (n) => {
+          moved += n;
+          progress.moved(n);
+        });
+        source.on('error', (err) => tap.destroy(err));
+        try {
+          await backend.putStream(container, target, source.pipe(tap), {
+            blobType: e.pageRanges ? 'PageBlob' : 'BlockBlob', metadata, properties,
+          });
+        } catch (err) {
+          source.destroy();
+          if (result && !result.ok) {
+            setChunks(result.statuses);
+            return fail('CompletedWithErrors');
+          }
+          if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
+          throw err;
+        }
+        // Per blob: what the store recorded must be what we read and verified.
+        const info = await backend.getProperties(container, target);
+        if (!info || info.size !== result!.size || (info.md5 !== undefined && info.md5 !== result!.md5Base64)) {
+          setChunks(result!.statuses);
+          return fail('BlobRequestFailed');
+        }
+        setChunks(result!.statuses);
+        counts.objectsSucceeded++;
+        counts.bytesSucceeded += moved;
+        await record(key, EntryStatus.Ok, { bytes: moved, warn: dStatus !== 'Created', overwrite: dStatus === 'Overwritten', log } satisfies EntryDone);
+      } catch (err) {
+        if (err instanceof LeaseLost) throw err;
+        if (isBlobError(err) || isTransferError(err)) return fail(blobStatusFor(err));
+        throw err;
+      }
+    });
+  };
+
+  let index = 0;
+  let fatal: unknown;
+  const running = new Set<Promise<void>>();
+  for await (const e of readManifestEntries(manifestPath, { expectedDriveId: drive.driveId })) {
+    if (fatal || t.signal.aborted) break;
+    const i = index++;
+    const p: Promise<void> = copyEntry(e, i)
+      .then(() => progress.tick())
+      .then(() => (t.options.blobDelayMs ? new Promise<void>((r) => setTimeout(r, t.options.blobDelayMs)) : undefined))
+      .catch((err) => { fatal ??= err; })
+      .finally(() => running.delete(p));
+    running.add(p);
+    if (running.size >= t.options.blobConcurrency) await Promise.race(running);
+  }
+  await Promise.all(running);
+  if (fatal) throw fatal;
+  if (t.signal.aborted) return; // stopping: the next worker resumes from the checkpoints
+
+  // ---- pass 3: logs --------------------------------------------------------------------------------
+  await progress.setPhase(Phase.WritingLogs);
+  let errors = 0;
+  let warnings = 0;
+  let overwrites = 0;
+  const logBlobs = async function* (count: boolean): AsyncGenerator<DriveLogBlob> {
+    let batch: string[] = [];
+    let i = 0;
+    const drain = async function* (): AsyncGenerator<DriveLogBlob> {
+      const rows = await getCheckpoints<EntryDone>(db, claim, batch);
+      for (const k of batch) {
+        const r = rows.get(k);
+        if (!r || r.status === EntryStatus.Writing) throw new Error(`Blob ${k} of drive ${drive.driveId} has no outcome; the copy is incomplete.`);
+        if (count) {
+          if (r.status === EntryStatus.Failed) errors++;
+          if (r.detail.warn) warnings++;
+          if (r.detail.overwrite) overwrites++;
+        }
+        yield r.detail.log;
+      }
+      batch = [];
+    };
+    for await (const _e of readManifestEntries(manifestPath, { expectedDriveId: drive.driveId })) {
+      batch.push(entryKey(i++));
+      if (batch.length >= 500) yield* drain();
+    }
+    yield* drain();
+  };
+  // The drive status closes the log, so count first (a cheap pass over the checkpoints), then write.
+  for await (const _ of logBlobs(true)) { /* counting */ }
+  const status = driveStatusOf(errors, warnings);
+  const logs = await writeDriveLogs(backend, job, drive.driveId, status, verbose, () => logBlobs(false), new Date());
+  await putCheckpoint(db, claim, workerId, LOG_KEYS.error, 'done', logs.errorLog);
+  if (logs.verboseLog) await putCheckpoint(db, claim, workerId, LOG_KEYS.verbose, 'done', logs.verboseLog);
+  await finishDriveTransfer(store, {
+    jobId: job.id, driveId: drive.driveId, workerId,
+    outcome: {
+      errors, warnings: warnings - overwrites, overwrites, copyStatus: status,
+      bytesSucceeded: counts.bytesSucceeded, objectsSucceeded: counts.objectsSucceeded,
+      objectsFailed: counts.objectsFailed, objectsSkipped: counts.objectsSkipped,
+      errorLogUri: logs.errorLog.uri, verboseLogUri: logs.verboseLog?.uri ?? null, manifestUri,
+    },
+  });
+}
