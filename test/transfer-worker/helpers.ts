@@ -103,3 +103,45 @@ export async function streamToBuffer(s: AsyncIterable<unknown>): Promise<Buffer>
   for await (const c of s) parts.push(Buffer.from(c as Buffer));
   return Buffer.concat(parts);
 }
+
+import { ManifestWriter } from '../../src/transfer/manifest-writer.ts';
+import { hashFile } from '../../src/transfer/md5.ts';
+import { blockIdForIndex, type ImportDisposition } from '../../src/transfer/manifest-types.ts';
+import { hashManifest } from '../../src/transfer/prepare.ts';
+
+export interface CraftEntry {
+  blobPath: string;
+  /** Manifest FilePath ("\dir\file"); the file content goes to the same place unless `content` is undefined. */
+  filePath: string;
+  content?: Buffer;
+  /** Describe this content in the manifest instead of the file's (to make the file lie). */
+  describe?: Buffer;
+  disposition?: ImportDisposition;
+  page?: boolean;
+  metadataPath?: { path: string; hash: string };
+  propertiesPath?: { path: string; hash: string };
+}
+
+/** A drive folder with a hand-written manifest (for inputs prepare-drive would never produce). */
+export async function craftDrive(drivesRoot: string, driveId: string, entries: CraftEntry[], blockSize = 1024 * 1024): Promise<{ folder: string; manifestHash: string }> {
+  const folder = path.join(drivesRoot, driveId);
+  await fsp.mkdir(folder, { recursive: true });
+  const w = await ManifestWriter.open(path.join(folder, 'DriveManifest.xml'), { driveId, storageAccountKey: 'k' });
+  for (const e of entries) {
+    const rel = e.filePath.replace(/^\\/, '').split('\\');
+    if (e.content) await writeTree(folder, { [rel.join('/')]: e.content });
+    const described = e.describe ?? e.content ?? Buffer.alloc(0);
+    const tmpFile = path.join(drivesRoot, `.describe-${crypto.randomBytes(4).toString('hex')}`);
+    await fsp.writeFile(tmpFile, described);
+    const h = await hashFile(tmpFile, { blockSize });
+    await fsp.rm(tmpFile);
+    const chunks = h.blocks.map((b, i) => (e.page ? { offset: b.offset, length: b.length, hash: b.md5 } : { offset: b.offset, length: b.length, id: blockIdForIndex(i), hash: b.md5 }));
+    await w.writeBlob({
+      blobPath: e.blobPath, filePath: e.filePath, length: h.size, importDisposition: e.disposition ?? 'rename',
+      ...(e.page ? { pageRanges: chunks } : { blocks: chunks }),
+      ...(e.metadataPath ? { metadataPath: e.metadataPath } : {}), ...(e.propertiesPath ? { propertiesPath: e.propertiesPath } : {}),
+    });
+  }
+  await w.close();
+  return { folder, manifestHash: (await hashManifest(path.join(folder, 'DriveManifest.xml'))).manifestHash };
+}
