@@ -3,7 +3,7 @@
  * interleave their statements in one session. This wrapper lets one connection out at a time: transactions and
  * single queries queue, exactly as a one-connection pool would.
  */
-import type { DatabaseConnection, Dialect, Driver, TransactionSettings } from 'kysely';
+import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, TransactionSettings } from 'kysely';
 
 class OneAtATimeDriver implements Driver {
   private queue: Promise<void> = Promise.resolve();
@@ -19,7 +19,7 @@ class OneAtATimeDriver implements Driver {
     this.queue = new Promise<void>((r) => (release = r));
     await previous;
     this.releaseCurrent = release;
-    return this.inner.acquireConnection();
+    return withAffectedRows(await this.inner.acquireConnection());
   }
   beginTransaction(c: DatabaseConnection, s: TransactionSettings) {
     return this.inner.beginTransaction(c, s);
@@ -39,6 +39,23 @@ class OneAtATimeDriver implements Driver {
   destroy() {
     return this.inner.destroy();
   }
+}
+
+/**
+ * PGlite reports `affectedRows`; Kysely reads `numAffectedRows`. Without this, `numUpdatedRows`/`numDeletedRows`
+ * are undefined on the embedded database (a delete or a revoke would look like it touched nothing).
+ */
+function withAffectedRows(c: DatabaseConnection): DatabaseConnection {
+  return {
+    async executeQuery<R>(q: CompiledQuery) {
+      const r = (await c.executeQuery<R>(q)) as QueryResult<R> & { affectedRows?: number };
+      if (r.numAffectedRows === undefined && typeof r.affectedRows === 'number') {
+        return { ...r, numAffectedRows: BigInt(r.affectedRows) };
+      }
+      return r;
+    },
+    streamQuery: (q, chunkSize) => c.streamQuery(q, chunkSize),
+  };
 }
 
 export function oneAtATime(dialect: Dialect): Dialect {
