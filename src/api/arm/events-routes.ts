@@ -94,7 +94,7 @@ export function eventsRoutes(app: FastifyInstance, ctx: App): RouteSpec[] {
           res.end();
         };
         open.add(end);
-        req.raw.on('close', end);
+        res.on('close', end);
 
         const pump = async () => {
           while (!closed) {
