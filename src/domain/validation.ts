@@ -191,7 +191,6 @@ export function validateTags(v: unknown, target = 'tags'): Record<string, string
 
 export function validateReturnAddress(v: unknown, target = 'properties.returnAddress'): ReturnAddress {
   const o = object(v, target);
-  const email = text(o.email, `${target}.email`, { pattern: /^[^@\s]+@[^@\s]+$/, hint: 'an e-mail address is needed.' });
   return compact({
     recipientName: text(o.recipientName, `${target}.recipientName`),
     streetAddress1: text(o.streetAddress1, `${target}.streetAddress1`),
@@ -201,7 +200,7 @@ export function validateReturnAddress(v: unknown, target = 'properties.returnAdd
     postalCode: text(o.postalCode, `${target}.postalCode`),
     countryOrRegion: text(o.countryOrRegion, `${target}.countryOrRegion`),
     phone: text(o.phone, `${target}.phone`),
-    email,
+    email: text(o.email, `${target}.email`, { pattern: /^[^@\s]+@[^@\s]+$/, hint: 'an e-mail address is needed.' }),
   });
 }
 
