@@ -4,6 +4,8 @@ import { registerDocsCommands } from './docs.ts';
 import { registerMigrateCommand } from './migrate.ts';
 import { registerStorageCommands } from './storage.ts';
 import { registerTransferCommands } from './transfer.ts';
+import { registerJobsCommands } from './jobs.ts';
+import { registerTokenCommands } from './token.ts';
 
 export type CliRegistration = (program: Command) => void;
 
@@ -12,4 +14,6 @@ export const cliRegistrations: CliRegistration[] = [
   registerMigrateCommand,
   registerStorageCommands,
   registerTransferCommands,
+  registerJobsCommands,
+  registerTokenCommands,
 ];
