@@ -18,7 +18,16 @@ export interface TokenInfo {
   revokedAt: Date | null;
 }
 
+/**
+ * Verified tokens are remembered this long, so a request costs no token query. A revocation takes effect at once
+ * in the process that revokes, and within this time in other processes.
+ */
+export const TOKEN_CACHE_MS = 2_000;
+const TOKEN_CACHE_MAX = 10_000;
+
 export class TokenStore {
+  private readonly verified = new Map<string, { info: TokenInfo; until: number }>();
+
   constructor(private readonly db: Kysely<Schema>, private readonly clock: Clock) {}
 
   /** Returns the token text once; only its hash is kept. */
@@ -31,8 +40,19 @@ export class TokenStore {
   }
 
   async verify(token: string): Promise<TokenInfo | null> {
-    const row = await this.db.selectFrom('tokens').selectAll().where('token_hash', '=', hashToken(token)).where('revoked_at', 'is', null).executeTakeFirst();
-    return row ? toInfo(row) : null;
+    const hash = hashToken(token);
+    const cached = this.verified.get(hash);
+    const now = Date.now();
+    if (cached && cached.until > now) return cached.info;
+    const row = await this.db.selectFrom('tokens').selectAll().where('token_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
+    if (!row) {
+      this.verified.delete(hash);
+      return null;
+    }
+    const info = toInfo(row);
+    if (this.verified.size >= TOKEN_CACHE_MAX) this.verified.clear();
+    this.verified.set(hash, { info, until: now + TOKEN_CACHE_MS });
+    return info;
   }
 
   async list(): Promise<TokenInfo[]> {
@@ -42,6 +62,7 @@ export class TokenStore {
 
   async revoke(id: string): Promise<boolean> {
     const r = await this.db.updateTable('tokens').set({ revoked_at: this.clock.now() }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    this.verified.clear();
     return Number(r.numUpdatedRows) > 0;
   }
 }
