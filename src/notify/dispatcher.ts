@@ -70,7 +70,9 @@ export class Notifier {
   private readonly opts: Required<Pick<NotifierOptions, 'retryLimit' | 'retryDelaySeconds' | 'timeoutMs'>> & NotifierOptions;
 
   constructor(readonly store: Store, readonly boss: PgBoss, opts: NotifierOptions = {}) {
-    this.opts = { retryLimit: 8, retryDelaySeconds: 5, timeoutMs: 10_000, ...opts };
+    // Options read from an unset environment variable arrive as `undefined`; they must not erase the defaults.
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as NotifierOptions;
+    this.opts = { retryLimit: 8, retryDelaySeconds: 5, timeoutMs: 10_000, ...given };
     this.mailer = opts.smtpUrl ? nodemailer.createTransport(opts.smtpUrl) : null;
   }
 
@@ -144,7 +146,7 @@ export class Notifier {
     const d = body.data;
     const name = body.job?.name ?? 'a job';
     const what = d.toState ? `${d.driveId ? `drive ${d.driveId} ` : ''}is now ${d.toState}` : String(d.event ?? body.type);
-    const lines = [String(d.message ?? ''), '', `Job: ${body.job?.id ?? name}`, `Event: ${body.type} at ${body.occurredAt}`];
+    const lines = [String(d.message ?? d.title ?? ''), '', `Job: ${body.job?.id ?? name}`, `Event: ${body.type} at ${body.occurredAt}`];
     if (d.toState === JobState.Completed || d.toState === JobState.Closed) {
       const logs = await this.logLinks(tx, body);
       if (logs.length > 0) lines.push('', 'Logs:', ...logs);

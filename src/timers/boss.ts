@@ -38,8 +38,8 @@ export function executorOf(db: Kysely<any> | Transaction<any>): BossDb {
 export interface BossOptions {
   /** pg-boss's own schema (default `pgboss`); tests sharing a PostgreSQL server give each suite its own. */
   schema?: string;
-  /** Seconds between polls of a worker (default 2). */
-  pollingIntervalSeconds?: number;
+  /** How often pg-boss expires stuck jobs (e.g. held by a killed process) and cleans up (default 60 s). */
+  maintenanceIntervalSeconds?: number;
 }
 
 /** pg-boss's schema: `pgboss`, or `<schema>_boss` when the store lives in a schema of its own (several on one server). */
@@ -57,7 +57,7 @@ export async function startBoss(database: Database, opts: BossOptions = {}): Pro
     supervise: true,
     schedule: true,
     migrate: true,
-    maintenanceIntervalSeconds: 60,
+    maintenanceIntervalSeconds: opts.maintenanceIntervalSeconds ?? 60,
   });
   boss.on('error', () => {});
   await boss.start();
