@@ -1,4 +1,5 @@
 import * as fsp from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, afterEach, expect, it } from 'vitest';
 import { Actor, DriveState, JobState, LogLevel } from '../../src/domain/states.ts';
@@ -96,7 +97,7 @@ forEachDatabase('import worker', (driver) => {
 
   it('dispositions: rename makes "name (2).ext", no-overwrite skips, overwrite replaces; the drive ends CompletedMoreInfo with warnings', async () => {
     await backend.ensureContainer('cc1');
-    for (const n of ['pic.jpg', 'keep.txt', 'over.txt', 'plain']) await backend.putStream('cc1', n, [Buffer.from('old')]);
+    for (const n of ['pic.jpg', 'keep.txt', 'over.txt', 'plain']) await backend.putStream('cc1', n, Readable.from([Buffer.from('old')]));
     const id = driveId();
     const { manifestHash } = await craftDrive(drives(), id, [
       { blobPath: 'cc1/pic.jpg', filePath: '\\a\\pic.jpg', content: Buffer.from('new pic'), disposition: 'rename' },

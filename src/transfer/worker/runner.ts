@@ -91,7 +91,9 @@ export class TransferWorker {
       let did = false;
       try {
         did = await this.runOnce(owner);
-      } catch {
+      } catch (err) {
+        // The claim itself failed (database unavailable...): report and poll again.
+        process.stderr.write(JSON.stringify({ level: 'error', msg: 'drive claim failed', error: (err as Error)?.message ?? String(err) }) + '\n');
         did = false;
       }
       if (!did && !this.controller.signal.aborted) {
@@ -169,6 +171,11 @@ export class TransferWorker {
 
 /** Background starter for `serve` and `worker`. */
 export async function startTransferWorkers(app: App): Promise<() => Promise<void>> {
-  const worker = new TransferWorker(app.store, app.config.dataDir).start();
+  const worker = new TransferWorker(app.store, app.config.dataDir, {
+    // One JSON line per failed drive attempt (the drive is retried after a short rest); never secrets.
+    onError: (err, claim) => process.stderr.write(JSON.stringify({
+      level: 'error', msg: 'drive copy attempt failed', jobId: claim.jobId, driveId: claim.driveId, error: (err as Error)?.message ?? String(err),
+    }) + '\n'),
+  }).start();
   return () => worker.stop();
 }
