@@ -11,7 +11,7 @@ import { advanceJob } from '../api/advance.ts';
 import { BITLOCKER, RG, STORAGE, SUB, call, importBody, jobPath, makeCert, startServer, withApi, type TestCert, type TestServer } from '../api/helpers.ts';
 import { BIN, runCli } from '../helpers/cli.ts';
 
-describe('sneakernet jobs (CLI over HTTPS)', () => {
+describe('sneakernet jobs (CLI over HTTPS)', { timeout: 240_000 }, () => {
   let cert: TestCert;
   let s: TestServer;
   let env: NodeJS.ProcessEnv;
@@ -130,7 +130,7 @@ describe('sneakernet jobs (CLI over HTTPS)', () => {
   });
 });
 
-describe('sneakernet token', () => {
+describe('sneakernet token', { timeout: 240_000 }, () => {
   it('create on the store directly prints the token last; a data folder held by a server fails in one clear line (exit 6)', async () => {
     const dir = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'snk-data-'));
     try {
