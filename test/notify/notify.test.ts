@@ -56,9 +56,10 @@ for (const driver of drivers.filter((d) => d === 'postgres')) describe(`notifica
     });
     await waitFor(() => rx.applied.size >= 2, 20_000, 'two webhook deliveries');
     expect(rx.requests.every((r) => r.signatureValid)).toBe(true);
-    const types = [...rx.applied.values()].map((b) => b.type);
-    expect(types).toEqual(['job.create', 'job.provideShippingInfo']);
-    const shipped = [...rx.applied.values()][1];
+    // Two workers deliver in parallel: order by notification id, not by arrival.
+    const bodies = [...rx.applied.values()].sort((a, b) => Number(a.id.slice(4)) - Number(b.id.slice(4)));
+    expect(bodies.map((b) => b.type)).toEqual(['job.create', 'job.provideShippingInfo']);
+    const shipped = bodies[1];
     expect(shipped).toMatchObject({
       subscriptionId: sub,
       job: { name: job.name, resourceGroup: 'rg', id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/${job.name}` },
@@ -137,5 +138,27 @@ for (const driver of drivers.filter((d) => d === 'postgres')) describe(`notifica
     } finally {
       await new Promise<void>((r) => smtp.close(() => r()));
     }
+  });
+});
+
+describe('webhook signature and topic filters', () => {
+  it('a signature verifies with the secret and the exact body, and not with another secret, body or an old timestamp', async () => {
+    const { sign, verifySignature } = await import('../../src/notify/sign.ts');
+    const body = JSON.stringify({ id: 'ntf_1', type: 'job.create' });
+    const now = Math.floor(Date.now() / 1000);
+    const header = sign('s3cret-s3cret-s3cret', now, body);
+    expect(verifySignature('s3cret-s3cret-s3cret', header, body)).toBe(true);
+    expect(verifySignature('other-secret-other', header, body)).toBe(false);
+    expect(verifySignature('s3cret-s3cret-s3cret', header, body + ' ')).toBe(false);
+    expect(verifySignature('s3cret-s3cret-s3cret', sign('s3cret-s3cret-s3cret', now - 3600, body), body)).toBe(false);
+    expect(verifySignature('s3cret-s3cret-s3cret', undefined, body)).toBe(false);
+  });
+
+  it('topic filters: empty means all, exact names and trailing wildcards', async () => {
+    const { topicMatches } = await import('../../src/notify/dispatcher.ts');
+    expect(topicMatches([], 'job.create')).toBe(true);
+    expect(topicMatches(['job.*'], 'job.deleted')).toBe(true);
+    expect(topicMatches(['job.deleted'], 'job.create')).toBe(false);
+    expect(topicMatches(['operator.*'], 'job.create')).toBe(false);
   });
 });
