@@ -121,15 +121,18 @@ export class JobWork {
     this.newDrives.add(drive.driveId);
   }
 
+  /** Replaces the drive list: drives that stay are updated in place, the others removed or inserted. */
   replaceDrives(drives: DriveRecord[]): void {
-    for (const d of this.drives) if (!drives.some((n) => n.driveId === d.driveId)) this.removedDrives.add(d.driveId);
-    this.drives = [];
+    const before = new Set(this.drives.map((d) => d.driveId));
+    for (const id of before) if (!drives.some((n) => n.driveId === id)) this.removedDrives.add(id);
+    this.drives = [...drives];
     this.newDrives.clear();
     this.changedDrives.clear();
     for (const d of drives) {
-      this.drives.push(d);
-      this.newDrives.add(d.driveId);
+      if (before.has(d.driveId)) this.changedDrives.add(d.driveId);
+      else this.newDrives.add(d.driveId);
     }
+    this.jobChanged = true;
   }
 
   /** Runs `fn` inside the same transaction, after the job row and its events are written. */

@@ -366,6 +366,7 @@ function newDriveRow(jobId: number, position: number, d: NewJob['drives'][number
 
 function driveUpdateRow(d: DriveRecord) {
   return {
+    position: d.position,
     state: d.state,
     state_reason_code: d.stateReason.code,
     state_reason_message: d.stateReason.message,

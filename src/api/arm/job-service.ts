@@ -61,13 +61,6 @@ async function putDrives(store: Store, w: JobWork, specs: Array<Omit<DriveSpec, 
       : newDriveRecord(w.job.id, i, s, cipher, w.now));
   }
   w.replaceDrives(next);
-  // Drives that stay are updates, not inserts (their rows exist).
-  for (const d of next) {
-    if (old.has(d.driveId)) {
-      w.newDrives.delete(d.driveId);
-      w.changedDrives.add(d.driveId);
-    }
-  }
 }
 
 function specFields(spec: JobSpec, loc: LocationInfo): JobFieldUpdate {
