@@ -90,7 +90,7 @@ export class Notifier {
   async fanOut(limit = 200): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await inTx(this.store, (tx) => this.fanOutBatch(tx, limit));
+      const n = await inTx(this.store, (tx) => this.fanOutBatch(tx, limit), { wake: false });
       total += n;
       if (n < limit) return total;
     }
@@ -222,7 +222,7 @@ export class Notifier {
         attempts: sql`attempts + 1`, last_status: status, last_error: error,
         ...(error ? {} : { status: DeliveryStatus.Delivered, delivered_at: now }),
       }).where('id', '=', deliveryId).execute();
-    });
+    }, { wake: false });
   }
 
   async markDead(deliveryId: number): Promise<void> {

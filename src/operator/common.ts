@@ -107,11 +107,15 @@ export async function emitOutbox(tx: Tx, now: Date, n: { topic: string; subscrip
   return Number(row.id);
 }
 
-/** Runs `fn` in one transaction of the store's database and wakes the dispatcher after commit. */
-export async function inTx<T>(store: Store, fn: (tx: Tx) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in one transaction of the store's database and, unless `wake` is false, wakes the dispatcher after
+ * commit. The dispatcher's own transactions pass `wake: false`: they write no outbox rows, and waking itself after
+ * each one would loop forever (on PGlite, without ever yielding to timers or other transactions).
+ */
+export async function inTx<T>(store: Store, fn: (tx: Tx) => Promise<T>, opts: { wake?: boolean } = {}): Promise<T> {
   const out = await store.db.transaction().execute(async (tx) => {
     const r = await fn(asOps(tx));
-    await sql`select pg_notify(${outboxChannel(store)}, '')`.execute(tx);
+    if (opts.wake !== false) await sql`select pg_notify(${outboxChannel(store)}, '')`.execute(tx);
     return r;
   });
   return out;

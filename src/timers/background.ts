@@ -40,15 +40,9 @@ export async function startBackground(ctx: App, opts: { timers?: TimerServiceOpt
   return bg;
 }
 
-/**
- * serveBackground entry. On PostgreSQL it always runs. On the embedded PGlite it runs only with
- * SNEAKERNET_OPERATOR_BACKGROUND=on for now: with pg-boss workers and the dispatcher sharing PGlite's single session,
- * a concurrent transaction was seen to starve (under investigation). Without it, timers still run through
- * `POST /admin/clock/advance` and `POST /operator/timers/sweep`.
- */
+/** Background entry for `serve` and `worker`; SNEAKERNET_OPERATOR_BACKGROUND=off leaves timers and delivery to another process. */
 export async function startOperatorBackground(ctx: App): Promise<void | (() => Promise<void>)> {
-  const flag = process.env.SNEAKERNET_OPERATOR_BACKGROUND;
-  if (flag === 'off' || (ctx.database.kind === 'pglite' && flag !== 'on')) return;
+  if (process.env.SNEAKERNET_OPERATOR_BACKGROUND === 'off') return;
   const bg = await startBackground(ctx);
   return () => bg.stop();
 }

@@ -17,8 +17,7 @@ import { createWebhook, listDeliveries } from '../../src/notify/webhooks.ts';
 import { sweepTimers } from '../../src/timers/sweep.ts';
 import { startReceiver, waitFor } from './receiver.ts';
 
-// PostgreSQL only for now: on PGlite, pg-boss workers and the dispatcher starve a concurrent transaction (see the closing note).
-for (const driver of drivers.filter((d) => d === 'postgres')) describe(`notifications [${driver}]`, () => {
+for (const driver of drivers) describe(`notifications [${driver}]`, () => {
   let t: TestDb;
   let boss: PgBoss;
   let svc: NotifyService | null = null;
