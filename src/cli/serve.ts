@@ -5,6 +5,8 @@ import { openApp, type App } from '../app.ts';
 import { buildServer } from '../api/server.ts';
 import { failWith } from './output.ts';
 import { loggerOptions } from '../observability/logging.ts';
+import { StorageAccounts } from '../storage-accounts/registry.ts';
+import path from 'node:path';
 import { startOperatorBackground } from '../timers/background.ts';
 import { startTransferWorkers } from '../transfer/worker/runner.ts';
 
@@ -61,6 +63,7 @@ async function run(mode: Mode, flags: ServeFlags): Promise<void> {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) failWith(`--port must be a port number, not '${flags.port}'.`, 2);
   if ((config.tlsCert && !config.tlsKey) || (!config.tlsCert && config.tlsKey)) failWith('--tls-cert and --tls-key go together.', 2);
   const ctx = await openApp(config);
+  if (mode === 'serve' && ctx.database.kind === 'pglite') await ensureEmbeddedBlobStore(ctx, config.dataDir);
   const stops: Array<() => Promise<void>> = [];
   let server: Awaited<ReturnType<typeof buildServer>> | null = null;
   if (mode !== 'worker') server = await buildServer(ctx, { logger: loggerOptions() });
@@ -94,4 +97,16 @@ async function run(mode: Mode, flags: ServeFlags): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+}
+
+/**
+ * The embedded default works on a bare machine: with no storage account registered yet, every job's account maps
+ * to a local folder under the data dir (one sub-folder per account). `sneakernet storage add` replaces it.
+ */
+async function ensureEmbeddedBlobStore(ctx: App, dataDir: string): Promise<void> {
+  const accounts = new StorageAccounts(ctx.store);
+  if ((await accounts.list()).length > 0) return;
+  const rootDir = path.join(dataDir, 'blobs');
+  await accounts.add({ accountId: '*', backend: 'local', rootDir });
+  process.stdout.write(`blobs of every storage account go to ${rootDir} (change with \`sneakernet storage add\`)\n`);
 }

@@ -18,6 +18,8 @@ describe('sneakernet serve', () => {
       expect(fs.existsSync(dataDir)).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
       expect(output()).toMatch(/admin token/);
+      // The embedded default needs no setup: blobs go to a folder under the data dir.
+      expect(output()).toContain(path.join(dataDir, 'blobs'));
       // Every other route needs a token, with an ARM error body.
       const denied = await fetch(`${url}/admin/tokens`);
       expect(denied.status).toBe(401);
