@@ -5,6 +5,7 @@ import { act } from 'react';
 import { DriveProgress } from '../../web/src/components/DriveProgress.tsx';
 import { LogTable, parseDriveLog } from '../../web/src/components/LogTable.tsx';
 import { etaMs, formatBytes, formatDuration, relative } from '../../web/src/format.ts';
+import { driveLogSource } from '../../web/src/api.ts';
 import { render, type Rendered } from './render.ts';
 
 let r: Rendered | null = null;
@@ -87,5 +88,16 @@ describe('<LogTable>', () => {
     expect(r.container.querySelector('[data-testid="log-status"]')!.textContent).toBe('CompletedWithErrors');
     expect(r.container.querySelector('tbody tr')!.textContent).toContain('1'); // one failed chunk
     expect(r.container.querySelector('a[download]')).not.toBeNull();
+  });
+});
+
+describe('driveLogSource', () => {
+  const job = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/j';
+  const here = 'https://console.example:8443/#/jobs/rg/j';
+  it('reads a log on this server from its URI, and any other log (file://, another host) through the API log route', () => {
+    expect(driveLogSource('https://console.example:8443/logs/x_error.xml', job, 'D1', 'error', here)).toBe('https://console.example:8443/logs/x_error.xml');
+    expect(driveLogSource('/logs/x_error.xml', job, 'D1', 'error', here)).toBe('https://console.example:8443/logs/x_error.xml');
+    expect(driveLogSource('file:///var/lib/sneakernet/blobs/waimportexport/waies/j_D1_error.xml', job, 'D1', 'error', here)).toBe(`${job}/drives/D1/logs/error?api-version=2021-01-01`);
+    expect(driveLogSource('https://acct.blob.core.windows.net/waimportexport/waies/j_D 1_verbose.xml', job, 'D 1', 'verbose', here)).toBe(`${job}/drives/D%201/logs/verbose?api-version=2021-01-01`);
   });
 });

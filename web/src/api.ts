@@ -70,6 +70,21 @@ export const jobPath = (sub: string, rg: string, name: string) =>
   `/subscriptions/${enc(sub)}/resourceGroups/${enc(rg)}/providers/Microsoft.ImportExport/jobs/${enc(name)}`;
 export const withVersion = (path: string) => `${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`;
 
+/** Where the console reads a drive log from: the URI itself when it is on this server (fetched with the token), else the
+ * API's log route, which streams the log from whatever backend holds it (file:// URIs of the local folder backend,
+ * Azure URLs that would need a SAS or CORS). */
+export function driveLogSource(uri: string, jobApiPath: string, driveId: string, kind: 'error' | 'verbose', here: string = globalThis.location?.href ?? 'http://localhost/'): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(uri, here);
+  } catch {
+    url = null;
+  }
+  const origin = new URL(here).origin;
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin) return url.href;
+  return withVersion(`${jobApiPath}/drives/${encodeURIComponent(driveId)}/logs/${kind}`);
+}
+
 // ---------------------------------------------------------------- ARM shapes (what the console reads)
 export interface DriveStatus {
   driveId: string;

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react
 import { JobState, DriveState } from '../../../src/domain/states.ts';
 import { DeadlineKind } from '../../../src/domain/timers.ts';
 import { UNFAULT_JOB_TARGETS, UNFAULT_DRIVE_TARGETS, FAULTABLE_JOB_STATES } from '../../../src/domain/transitions.ts';
-import { ApiFailure, call, followSse, jobPath, normalizeEvent, withVersion, type DriveStatus, type JobEvent, type JobResponse } from '../api.ts';
+import { ApiFailure, call, driveLogSource, followSse, jobPath, normalizeEvent, withVersion, type DriveStatus, type JobEvent, type JobResponse } from '../api.ts';
 import { canWrite, isOperator, useSession } from '../App.tsx';
 import { DriveProgress, type DriveProgressData } from '../components/DriveProgress.tsx';
 import { LifecycleDiagram } from '../components/LifecycleDiagram.tsx';
@@ -76,36 +76,59 @@ function ErrorLine({ error }: { error: string | null }) {
 }
 const message = (e: unknown) => (e instanceof ApiFailure ? `${e.message}${e.target ? ` (field: ${e.target})` : ''}` : e instanceof Error ? e.message : String(e));
 
-function DriveLogs({ drive }: { drive: DriveStatus }) {
+/** The file name a download should get: the server's Content-Disposition, else the URI's last segment. */
+function logFileName(res: Response, uri: string, fallback: string): string {
+  const cd = res.headers.get('content-disposition') ?? '';
+  const m = /filename="?([^";]+)"?/i.exec(cd);
+  if (m) return m[1];
+  const last = uri.split(/[\\/]/).pop() ?? '';
+  try {
+    return decodeURIComponent(last.split('?')[0]) || fallback;
+  } catch {
+    return last || fallback;
+  }
+}
+
+function DriveLogs({ drive, jobApiPath }: { drive: DriveStatus; jobApiPath: string }) {
   const session = useSession();
   const [logs, setLogs] = useState<Array<{ title: string; log: ParsedLog; href: string; name: string }>>([]);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState(false);
-  const uris = [
-    ['Error log', drive.errorLogUri],
-    ['Verbose log', drive.verboseLogUri],
-  ].filter((u): u is [string, string] => !!u[1]);
+  const uris = (
+    [
+      ['Error log', 'error', drive.errorLogUri],
+      ['Verbose log', 'verbose', drive.verboseLogUri],
+    ] as Array<[string, 'error' | 'verbose', string | undefined | null]>
+  ).filter((u): u is [string, 'error' | 'verbose', string] => !!u[2]);
+  useEffect(() => () => logs.forEach((l) => URL.revokeObjectURL(l.href)), [logs]);
   const load = async () => {
     setOpen(true);
     setError(null);
     try {
       const out = [];
-      for (const [title, uri] of uris) {
-        const url = new URL(uri, window.location.href);
-        const sameOrigin = url.origin === window.location.origin;
-        const res = await fetch(url, sameOrigin ? { headers: { authorization: `Bearer ${session.token}` } } : {});
-        if (!res.ok) throw new Error(`${title}: HTTP ${res.status}`);
+      for (const [title, kind, uri] of uris) {
+        const res = await fetch(driveLogSource(uri, jobApiPath, drive.driveId, kind), { headers: { authorization: `Bearer ${session.token}` } });
+        if (!res.ok) {
+          let detail = '';
+          try {
+            detail = ((await res.json()) as { error?: { message?: string } }).error?.message ?? '';
+          } catch {
+            /* not JSON */
+          }
+          throw new Error(`${title}: HTTP ${res.status}${detail ? ` — ${detail}` : ''}`);
+        }
         const xml = await res.text();
         out.push({
           title: `${title} of drive ${drive.driveId}`,
           log: parseDriveLog(xml),
           href: URL.createObjectURL(new Blob([xml], { type: 'application/xml' })),
-          name: url.pathname.split('/').pop() || `${drive.driveId}.xml`,
+          name: logFileName(res, uri, `${drive.driveId}_${kind}.xml`),
         });
       }
       setLogs(out);
     } catch (e) {
       setError(message(e));
+      setOpen(false);
     }
   };
   if (uris.length === 0) return <p className="muted">No logs yet (logs appear when the drive has been copied).</p>;
@@ -285,7 +308,7 @@ export function JobDetail({ resourceGroup, name }: { resourceGroup: string; name
                   maxWidth={460}
                 />
               </details>
-              <DriveLogs drive={d} />
+              <DriveLogs drive={d} jobApiPath={path} />
               {isOperator(session) && <OperatorDriveActions jobRef={ref} drive={d} onDone={refresh} />}
             </li>
           ))}
