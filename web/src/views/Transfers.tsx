@@ -1,10 +1,13 @@
 /** Drives copying right now, with throughput. */
 import { useEffect, useState } from 'react';
+import { call, type ConsoleJobsPage } from '../api.ts';
 import { useSession } from '../App.tsx';
 import { DriveProgress } from '../components/DriveProgress.tsx';
 import { DriveState, JobState } from '../../../src/domain/states.ts';
 import { ops } from '../ops.ts';
 import { href } from '../router.ts';
+
+const TOP = 25;
 
 export function Transfers() {
   const session = useSession();
@@ -13,8 +16,10 @@ export function Transfers() {
   useEffect(() => {
     const load = async () => {
       try {
-        const jobs = (await ops.jobs(session.token, JobState.Transferring)).value;
-        const details = await Promise.all(jobs.map((j) => ops.job(session.token, Number(j.id))));
+        // Jobs in Transferring, most recently changed first (copying jobs change with every progress report), so a
+        // long tail of old Transferring jobs cannot hide the ones copying now.
+        const jobs = (await call<ConsoleJobsPage>(session.token, 'GET', `/console/api/jobs?state=${JobState.Transferring}&top=${TOP}`)).value;
+        const details = await Promise.all(jobs.map((j) => ops.job(session.token, j.id)));
         setRows(
           details.flatMap((d) =>
             d.drives
