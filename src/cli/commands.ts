@@ -6,6 +6,8 @@ import { registerStorageCommands } from './storage.ts';
 import { registerTransferCommands } from './transfer.ts';
 import { registerJobsCommands } from './jobs.ts';
 import { registerTokenCommands } from './token.ts';
+import { registerOpsCommands } from './ops.ts';
+import { registerClockCommands } from './clock.ts';
 
 export type CliRegistration = (program: Command) => void;
 
@@ -16,4 +18,6 @@ export const cliRegistrations: CliRegistration[] = [
   registerTransferCommands,
   registerJobsCommands,
   registerTokenCommands,
+  registerOpsCommands,
+  registerClockCommands,
 ];

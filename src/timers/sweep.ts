@@ -88,18 +88,23 @@ export async function sweepTimers(store: Store, opts: SweepOptions = {}): Promis
     lastSeen = last;
   }
 
-  // 3. Held drives.
+  // 3. Held drives. After a jump in time a drive may owe both its timers (return alert at 14 d, destruction at
+  // 90 d): loop until nothing due is left, passing over rows another sweeper holds.
+  const heldSkipped = new Set<number>();
   for (;;) {
-    const due = await opsDb(store).selectFrom('held_drives').select(['id', 'deadline_kind'])
-      .where('deadline_at', '<=', now).orderBy('deadline_at').orderBy('id').limit(batch).execute();
+    let q = opsDb(store).selectFrom('held_drives').select(['id', 'deadline_kind']).where('deadline_at', '<=', now);
+    if (heldSkipped.size > 0) q = q.where('id', 'not in', [...heldSkipped]);
+    const due = await q.orderBy('deadline_at').orderBy('id').limit(batch).execute();
     if (due.length === 0) break;
     for (const h of due) {
       const outcome = await applyHeldTimer(store, Number(h.id), now);
       if (outcome === 'returnAlert') r.heldReturnAlerts++;
       else if (outcome === 'dueForDestruction') r.heldDueForDestruction++;
-      else r.skipped++;
+      else {
+        r.skipped++;
+        heldSkipped.add(Number(h.id));
+      }
     }
-    if (due.length < batch) break;
   }
 
   // 4. Return address flags (90 days unreachable).
