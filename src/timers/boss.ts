@@ -57,10 +57,24 @@ export async function startBoss(database: Database, opts: BossOptions = {}): Pro
     supervise: true,
     schedule: true,
     migrate: true,
-    maintenanceIntervalSeconds: opts.maintenanceIntervalSeconds ?? 60,
+    maintenanceIntervalSeconds: opts.maintenanceIntervalSeconds ?? (Number(process.env.SNEAKERNET_BOSS_MAINTENANCE_SECONDS) || 60),
   });
   boss.on('error', () => {});
   await boss.start();
+  // Several processes starting at once race on pg-boss's queue creation (its queue tables are created without a
+  // lock); the loser fails with a duplicate error. The queue exists then: look, and retry if it somehow does not.
+  const create = boss.createQueue.bind(boss);
+  boss.createQueue = async (name: string, options?: PgBoss.Queue) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await create(name, options);
+      } catch (e) {
+        if (await boss.getQueue(name).catch(() => null)) return;
+        if (attempt >= 4) throw e;
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      }
+    }
+  };
   return boss;
 }
 
