@@ -21,6 +21,17 @@ export interface PutOptions {
   properties?: BlobHttpProperties;
   /** Default BlockBlob. A PageBlob's content length must be a multiple of 512. */
   blobType?: BlobType;
+  /**
+   * `contentMd5` was computed by the caller over exactly the bytes it streams (e.g. the import copier, which has
+   * already verified them against the drive manifest): a backend that would hash only to compare may skip it.
+   */
+  contentMd5Verified?: boolean;
+  /**
+   * Durability may wait for the next `sync()` (backends that have one): the blob is visible under its final name
+   * at once, but it is only guaranteed to survive a machine crash after `sync()` resolved. Lets a copier pay one
+   * sync per batch of blobs instead of one per blob.
+   */
+  deferSync?: boolean;
 }
 
 export interface PutResult {
@@ -75,7 +86,7 @@ export interface StagedBlock {
 }
 
 /** Anything we can stream bytes from: a Node Readable or any async iterable of chunks. */
-export type ByteSource = Readable | AsyncIterable<Uint8Array>;
+export type ByteSource = Readable | AsyncIterable<Uint8Array> | readonly Uint8Array[];
 
 export interface BlobBackend {
   /** Create the container if absent. */
@@ -103,6 +114,11 @@ export interface BlobBackend {
   listUncommittedBlocks(container: string, name: string): Promise<StagedBlock[]>;
   /** Commit staged blocks, in order, as the blob's content (replaces any previous content). */
   commitBlocks(container: string, name: string, blockIds: string[], options?: CommitOptions): Promise<CommitResult>;
+  /**
+   * Makes every blob written with `deferSync` since the last call durable (local folder: fsync of the files and
+   * their folders). Absent on backends whose writes are durable when they return.
+   */
+  sync?(): Promise<void>;
   /** Where the blob lives, for logs: file:// URL (local) or the blob's https URL (Azure). */
   urlFor(container: string, name: string): string;
 }

@@ -44,8 +44,44 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }
 
+/** Bound on the remembered folders (created/verified) and on the writes awaiting a deferred sync. */
+const CACHE_LIMIT = 4096;
+const PENDING_SYNC_LIMIT = 2048;
+
+/** Runs `fn` over `items`, at most `n` at once. */
+async function eachLimit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (i < items.length) await fn(items[i++]);
+  }));
+}
+
+async function fsyncPath(p: string): Promise<void> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(p, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return; // replaced or deleted since: nothing of ours left to sync
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } catch (err) {
+    // Some filesystems refuse fsync on a folder; the files themselves were synced.
+    if (!isErrno(err, 'EINVAL', 'EISDIR', 'EBADF', 'EPERM')) throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
 export class LocalFolderBackend implements BlobBackend {
   readonly rootDir: string;
+  /** Folders known to exist and, for blob parents, verified inside their container (bounded caches). */
+  private readonly knownDirs = new Set<string>();
+  private readonly containerReal = new Map<string, string>();
+  /** Files (and the folders holding their names) written with `deferSync`, not yet synced. */
+  private pendingFiles = new Set<string>();
+  private pendingDirs = new Set<string>();
 
   constructor(rootDir: string) {
     this.rootDir = path.resolve(rootDir);
@@ -76,9 +112,20 @@ export class LocalFolderBackend implements BlobBackend {
     return path.join(this.rootDir, STATE_DIR, 'staging', container, sha256(name));
   }
 
+  private remember(dir: string): void {
+    if (this.knownDirs.size >= CACHE_LIMIT) this.knownDirs.clear();
+    this.knownDirs.add(dir);
+  }
+
+  private async mkdirCached(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await fsp.mkdir(dir, { recursive: true });
+    this.remember(dir);
+  }
+
   private async tmpPath(): Promise<string> {
     const dir = path.join(this.rootDir, STATE_DIR, 'tmp');
-    await fsp.mkdir(dir, { recursive: true });
+    await this.mkdirCached(dir);
     return path.join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
   }
 
@@ -98,8 +145,16 @@ export class LocalFolderBackend implements BlobBackend {
    * symlinks someone planted, that they are still inside the container.
    */
   private async prepareParent(container: string, finalPath: string, name: string): Promise<void> {
-    const containerReal = await fsp.realpath(await this.requireContainer(container));
     const parent = path.dirname(finalPath);
+    // A parent this instance already created and verified is reused (a folder cannot turn into a symlink
+    // without being removed first, and removal goes through delete(), which forgets it).
+    if (this.knownDirs.has(parent)) return;
+    let containerReal = this.containerReal.get(container);
+    if (!containerReal) {
+      containerReal = await fsp.realpath(await this.requireContainer(container));
+      if (this.containerReal.size >= CACHE_LIMIT) this.containerReal.clear();
+      this.containerReal.set(container, containerReal);
+    }
     try {
       await fsp.mkdir(parent, { recursive: true });
     } catch (err) {
@@ -112,44 +167,84 @@ export class LocalFolderBackend implements BlobBackend {
     if (parentReal !== containerReal && !parentReal.startsWith(containerReal + path.sep)) {
       throw new BlobError('BlobNameInvalid', `Blob ${name} resolves outside its container`);
     }
+    this.remember(parent);
   }
 
   // ---- writing ------------------------------------------------------------
 
-  /** Streams a source into a fresh temp file, hashing on the way; fsyncs before returning. */
-  private async writeTemp(source: ByteSource | AsyncIterable<Buffer>, limit = Infinity): Promise<{ tmp: string; md5: string; size: number }> {
+  /**
+   * Streams a source into a fresh temp file, hashing on the way (unless the caller vouches for the MD5); fsyncs
+   * before returning unless the sync is deferred.
+   */
+  private async writeTemp(
+    source: ByteSource | AsyncIterable<Buffer>, limit = Infinity, opts: { knownMd5?: string; deferSync?: boolean } = {},
+  ): Promise<{ tmp: string; md5: string; size: number; ino: number }> {
     const tmp = await this.tmpPath();
-    const hash = createHash('md5');
+    const hash = opts.knownMd5 === undefined ? createHash('md5') : null;
     let size = 0;
+    let ino = 0;
     const fh = await fsp.open(tmp, 'wx');
     try {
       for await (const raw of source as AsyncIterable<unknown>) {
         const buf = toBuffer(raw);
         size += buf.length;
         if (size > limit) throw new BlobError('BlockTooLarge', `Block larger than ${limit} bytes`);
-        hash.update(buf);
+        hash?.update(buf);
         let off = 0;
         while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
       }
-      await fh.sync();
+      if (!opts.deferSync) await fh.sync();
+      ino = (await fh.stat()).ino;
     } catch (err) {
       await fh.close().catch(() => {});
       await fsp.rm(tmp, { force: true });
       throw err;
     }
     await fh.close();
-    return { tmp, md5: hash.digest('base64'), size };
+    return { tmp, md5: hash ? hash.digest('base64') : opts.knownMd5!, size, ino };
+  }
+
+  private async deferred(file: string): Promise<void> {
+    this.pendingFiles.add(file);
+    this.pendingDirs.add(path.dirname(file));
+    if (this.pendingFiles.size >= PENDING_SYNC_LIMIT) await this.sync();
+  }
+
+  /** fsyncs every file written with `deferSync` since the last call, then the folders holding their names. */
+  async sync(): Promise<void> {
+    const files = [...this.pendingFiles];
+    const dirs = [...this.pendingDirs];
+    this.pendingFiles = new Set();
+    this.pendingDirs = new Set();
+    try {
+      await eachLimit(files, 16, fsyncPath);
+      await eachLimit(dirs, 16, fsyncPath);
+    } catch (err) {
+      for (const f of files) this.pendingFiles.add(f);
+      for (const d of dirs) this.pendingDirs.add(d);
+      throw err;
+    }
   }
 
   /** Moves a finished temp file to its final name and records its sidecar. */
   private async commitTemp(
     container: string, name: string, tmp: string, md5: string, size: number,
-    meta: { metadata?: Record<string, string>; properties?: BlobHttpProperties; blobType?: BlobType },
+    meta: { metadata?: Record<string, string>; properties?: BlobHttpProperties; blobType?: BlobType; deferSync?: boolean },
+    knownIno?: number,
   ): Promise<void> {
     const finalPath = this.blobPath(container, name);
     try {
       await this.prepareParent(container, finalPath, name);
-      await fsp.rename(tmp, finalPath);
+      try {
+        await fsp.rename(tmp, finalPath);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+        // A remembered parent folder was removed behind our back: forget it and create it again.
+        this.knownDirs.clear();
+        this.containerReal.clear();
+        await this.prepareParent(container, finalPath, name);
+        await fsp.rename(tmp, finalPath);
+      }
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       if (isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) {
@@ -157,22 +252,28 @@ export class LocalFolderBackend implements BlobBackend {
       }
       throw err;
     }
-    const st = await fsp.stat(finalPath);
+    // A rename keeps the inode: the one of the temp file is the blob's.
+    const ino = knownIno ?? (await fsp.stat(finalPath)).ino;
     const sidecar: Sidecar = {
-      v: 1, name, ino: st.ino, size, md5,
+      v: 1, name, ino, size, md5,
       metadata: { ...(meta.metadata ?? {}) },
       properties: { ...(meta.properties ?? {}) },
       blobType: meta.blobType ?? 'BlockBlob',
     };
-    await this.writeSidecar(container, name, sidecar);
+    const sidecarFile = await this.writeSidecar(container, name, sidecar);
+    if (meta.deferSync) {
+      await this.deferred(finalPath);
+      await this.deferred(sidecarFile);
+    }
   }
 
-  private async writeSidecar(container: string, name: string, sidecar: Sidecar): Promise<void> {
+  private async writeSidecar(container: string, name: string, sidecar: Sidecar): Promise<string> {
     const p = this.sidecarPath(container, name);
-    await fsp.mkdir(path.dirname(p), { recursive: true });
+    await this.mkdirCached(path.dirname(p));
     const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
     await fsp.writeFile(tmp, JSON.stringify(sidecar));
     await fsp.rename(tmp, p);
+    return p;
   }
 
   private async readSidecar(container: string, name: string, ino: number, size: number): Promise<Sidecar | null> {
@@ -192,8 +293,9 @@ export class LocalFolderBackend implements BlobBackend {
 
   async putStream(container: string, name: string, source: ByteSource, options: PutOptions = {}): Promise<PutResult> {
     this.blobPath(container, name); // validate before reading anything
-    await this.requireContainer(container);
-    const { tmp, md5, size } = await this.writeTemp(source);
+    if (!this.containerReal.has(container)) await this.requireContainer(container);
+    const knownMd5 = options.contentMd5Verified ? options.contentMd5 : undefined;
+    const { tmp, md5, size, ino } = await this.writeTemp(source, Infinity, { knownMd5, deferSync: options.deferSync });
     try {
       if (options.contentMd5 !== undefined && options.contentMd5 !== md5) {
         throw new BlobError('Md5Mismatch', `Content MD5 mismatch for ${container}/${name}: expected ${options.contentMd5}, got ${md5}`);
@@ -205,7 +307,7 @@ export class LocalFolderBackend implements BlobBackend {
       await fsp.rm(tmp, { force: true });
       throw err;
     }
-    await this.commitTemp(container, name, tmp, md5, size, options);
+    await this.commitTemp(container, name, tmp, md5, size, options, ino);
     return { md5, size };
   }
 
@@ -286,6 +388,9 @@ export class LocalFolderBackend implements BlobBackend {
 
   async delete(container: string, name: string): Promise<boolean> {
     const found = await this.statBlob(container, name);
+    // Folders may disappear below: forget what we knew about them.
+    this.knownDirs.clear();
+    this.containerReal.clear();
     await fsp.rm(this.sidecarPath(container, name), { force: true });
     await fsp.rm(this.stagingDir(container, name), { recursive: true, force: true });
     if (!found) return false;

@@ -64,11 +64,11 @@ function ioError(err: unknown, relPath: string): TransferError {
  * path, refusing anything that, once symlinks are followed, lies outside the
  * drive folder (FileAccessDenied). Call at read time and open the returned path.
  */
-export async function resolveInsideDrive(driveRoot: string, relPath: string): Promise<string> {
+export async function resolveInsideDrive(driveRoot: string, relPath: string, opts: { realRoot?: string } = {}): Promise<string> {
   const segments = driveRelativeSegments(relPath);
   let realRoot: string;
   try {
-    realRoot = await fsp.realpath(driveRoot);
+    realRoot = opts.realRoot ?? await fsp.realpath(driveRoot);
   } catch (err) {
     throw ioError(err, driveRoot);
   }

@@ -23,7 +23,8 @@ import { readMetadataFile, readPropertiesFile } from '../metadata-file.ts';
 import { diagnosticsBlobName, renamedBlobName } from '../naming.ts';
 import { MANIFEST_FILE_NAME } from '../prepare.ts';
 import { diagnosticsContainer, driveStatusOf, Phase, ProgressReporter, writeDriveLogs, type Counts } from './common.ts';
-import { getCheckpoint, getCheckpoints, putCheckpoint } from './leases.ts';
+import { CheckpointBatcher, LeaseLost } from './checkpoints.ts';
+import { getCheckpoints, putCheckpoint, type CheckpointRow } from './leases.ts';
 import type { DriveTask } from './task.ts';
 import { ChunkVerifier } from './verify.ts';
 
@@ -44,10 +45,45 @@ const entryKey = (i: number) => `#${i}`;
 const LOG_KEYS = { error: 'log:error', verbose: 'log:verbose' } as const;
 export const IMPORT_LOG_KEYS = LOG_KEYS;
 
-class LeaseLost extends Error {
-  constructor() {
-    super('The drive lease was lost to another worker.');
+/** Files up to this size are read in one call and put as one buffer (one write, no stream machinery). */
+const SMALL_FILE_BYTES = 2 * 1024 * 1024;
+/** Checkpoints looked up per query while walking the manifest. */
+const LOOKUP_WINDOW = 256;
+
+/** Reads a whole small file, up to `length + 1` bytes (one more shows a file longer than the manifest says). */
+async function readSmall(file: string, length: number): Promise<Buffer> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length + 1);
+    let have = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, have, buf.length - have, have);
+      if (bytesRead === 0) break;
+      have += bytesRead;
+      if (have === buf.length) break;
+    }
+    return buf.subarray(0, have);
+  } finally {
+    await fh.close();
   }
+}
+
+/** Manifest entries with their index and checkpoint, the checkpoints fetched a window at a time. */
+async function* withCheckpoints<D>(
+  entries: AsyncIterable<ManifestBlobEntry>, lookup: (keys: string[]) => Promise<Map<string, CheckpointRow<D>>>,
+): AsyncGenerator<{ e: ManifestBlobEntry; index: number; prev: CheckpointRow<D> | null }> {
+  let window: { e: ManifestBlobEntry; index: number }[] = [];
+  let index = 0;
+  const drain = async function* () {
+    const rows = await lookup(window.map((w) => entryKey(w.index)));
+    for (const w of window) yield { ...w, prev: rows.get(entryKey(w.index)) ?? null };
+    window = [];
+  };
+  for await (const e of entries) {
+    window.push({ e, index: index++ });
+    if (window.length >= LOOKUP_WINDOW) yield* drain();
+  }
+  yield* drain();
 }
 
 /** Splits "container/name" (the manifest's BlobPath); the name may be empty only for an invalid path. */
@@ -194,13 +230,15 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
   await progress.setPhase(Phase.Copying);
   const ensured = new Set<string>();
   const locks = new KeyedLock();
-  const record = async (key: string, status: string, detail: unknown) => {
-    if (!(await putCheckpoint(db, claim, workerId, key, status, detail))) throw new LeaseLost();
-  };
+  const realRoot = await fsp.realpath(folder);
+  // Intents ("writing": the target name) are committed before the blob appears under it; outcomes in batches,
+  // after the blob store's sync, so one round trip and one sync serve many blobs.
+  const batcher = new CheckpointBatcher(db, claim, workerId, { beforeDurable: backend.sync ? () => backend.sync!() : undefined });
+  const record = (key: string, status: string, detail: unknown) =>
+    status === EntryStatus.Writing ? batcher.putNow(key, status, detail) : batcher.putLater(key, status, detail);
 
-  const copyEntry = async (e: ManifestBlobEntry, index: number): Promise<void> => {
+  const copyEntry = async (e: ManifestBlobEntry, index: number, prev: CheckpointRow<EntryDone & EntryWriting> | null): Promise<void> => {
     const key = entryKey(index);
-    const prev = await getCheckpoint<EntryDone & EntryWriting>(db, claim, key);
     if (prev && prev.status !== EntryStatus.Writing) return; // finished by an earlier run
     const chunks = e.pageRanges ?? e.blocks ?? [];
     const chunkLog = (statuses?: DriveLogChunk['status'][]): DriveLogChunk[] =>
@@ -225,7 +263,7 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
     if (e.pathError) return fail(e.pathError.code as BlobStatusCode);
     let filePath: string;
     try {
-      filePath = await resolveInsideDrive(folder, e.filePath);
+      filePath = await resolveInsideDrive(folder, e.filePath, { realRoot });
     } catch (err) {
       return fail(blobStatusFor(err));
     }
@@ -239,7 +277,7 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
       const where = own ? { path: { path: ref.path, hash: ref.hash } } : { globalPath: { path: ref.path, hash: ref.hash } };
       const status = (s: MetadataStatusCode): DriveLogFileStatus => ({ status: s, ...where });
       try {
-        const real = await resolveInsideDrive(folder, ref.path);
+        const real = await resolveInsideDrive(folder, ref.path, { realRoot });
         if (kind === 'metadata') metadata = await readMetadataFile(real, { expectedHash: ref.hash });
         else properties = httpProperties(await readPropertiesFile(real, { expectedHash: ref.hash }));
         log[kind] = status('Completed');
@@ -286,35 +324,61 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
           await record(key, EntryStatus.Skipped, { bytes: 0, warn: true, overwrite: false, log } satisfies EntryDone);
           return;
         }
-        const verifier = new ChunkVerifier(chunks, e.length);
+        // Every chunk's MD5 is checked against the manifest as the bytes go by; the whole content's MD5 is hashed
+        // once, by the verifier (one chunk, or chunks that do not cover the file) or else by the blob store.
+        const verifier = new ChunkVerifier(chunks, e.length, { wholeMd5: false });
+        const blobType = e.pageRanges ? 'PageBlob' : 'BlockBlob';
         let result: ReturnType<ChunkVerifier['finish']> | undefined;
-        const source = createReadStream(filePath, { highWaterMark: 1024 * 1024 });
         let moved = 0;
-        const tap = verifier.tap((r) => (result = r), (n) => {
-          moved += n;
-          progress.moved(n);
-        });
-        source.on('error', (err) => tap.destroy(err));
-        try {
-          await backend.putStream(container, target, source.pipe(tap), {
-            blobType: e.pageRanges ? 'PageBlob' : 'BlockBlob', metadata, properties,
-          });
-        } catch (err) {
-          source.destroy();
-          if (result && !result.ok) {
-            setChunks(result.statuses);
-            return fail('CompletedWithErrors');
+        let put: Awaited<ReturnType<BlobBackend['putStream']>>;
+        if (e.length <= SMALL_FILE_BYTES) {
+          // Small file: one read, verify, one put of the verified buffer.
+          let buf: Buffer;
+          try {
+            buf = await readSmall(filePath, e.length);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
+            throw err;
           }
-          if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
-          throw err;
+          verifier.update(buf);
+          result = verifier.finish();
+          setChunks(result.statuses);
+          if (!result.ok) return fail('CompletedWithErrors');
+          try {
+            put = await backend.putStream(container, target, [buf], {
+              blobType, metadata, properties, deferSync: true,
+              ...(result.md5Base64 !== undefined ? { contentMd5: result.md5Base64, contentMd5Verified: true } : {}),
+            });
+          } catch (err) {
+            if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
+            throw err;
+          }
+          moved = buf.length;
+          progress.moved(moved);
+        } else {
+          const source = createReadStream(filePath, { highWaterMark: 1024 * 1024 });
+          const tap = verifier.tap((r) => (result = r), (n) => {
+            moved += n;
+            progress.moved(n);
+          });
+          source.on('error', (err) => tap.destroy(err));
+          try {
+            put = await backend.putStream(container, target, source.pipe(tap), { blobType, metadata, properties, deferSync: true });
+          } catch (err) {
+            source.destroy();
+            if (result && !result.ok) {
+              setChunks(result.statuses);
+              return fail('CompletedWithErrors');
+            }
+            if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
+            throw err;
+          }
         }
-        // Per blob: what the store recorded must be what we read and verified.
-        const info = await backend.getProperties(container, target);
-        if (!info || info.size !== result!.size || (info.md5 !== undefined && info.md5 !== result!.md5Base64)) {
-          setChunks(result!.statuses);
+        // Per blob: what the store took in must be what we read and verified (size, and MD5 where both know it).
+        setChunks(result!.statuses);
+        if (!result!.ok || put.size !== result!.size || (result!.md5Base64 !== undefined && put.md5 !== result!.md5Base64)) {
           return fail('BlobRequestFailed');
         }
-        setChunks(result!.statuses);
         counts.objectsSucceeded++;
         counts.bytesSucceeded += moved;
         await record(key, EntryStatus.Ok, { bytes: moved, warn: dStatus !== 'Created', overwrite: dStatus === 'Overwritten', log } satisfies EntryDone);
@@ -326,13 +390,14 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
     });
   };
 
-  let index = 0;
   let fatal: unknown;
   const running = new Set<Promise<void>>();
-  for await (const e of readManifestEntries(manifestPath, { expectedDriveId: drive.driveId })) {
+  const entries = withCheckpoints<EntryDone & EntryWriting>(
+    readManifestEntries(manifestPath, { expectedDriveId: drive.driveId }), (keys) => getCheckpoints(db, claim, keys));
+  for await (const { e, index: i, prev } of entries) {
     if (fatal || t.signal.aborted) break;
-    const i = index++;
-    const p: Promise<void> = copyEntry(e, i)
+    if (prev && prev.status !== EntryStatus.Writing) continue; // finished by an earlier run
+    const p: Promise<void> = copyEntry(e, i, prev)
       .then(() => progress.tick())
       .then(() => (t.options.blobDelayMs ? new Promise<void>((r) => setTimeout(r, t.options.blobDelayMs)) : undefined))
       .catch((err) => { fatal ??= err; })
@@ -341,7 +406,18 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
     if (running.size >= t.options.blobConcurrency) await Promise.race(running);
   }
   await Promise.all(running);
-  if (fatal) throw fatal;
+  // Commit the outcomes still queued (after the store's sync), even when stopping: less to redo.
+  try {
+    await batcher.close();
+  } catch (err) {
+    fatal ??= err;
+  } finally {
+    batcher.dispose();
+  }
+  if (fatal) {
+    if (fatal instanceof LeaseLost && t.signal.aborted) return; // another worker has the drive now
+    throw fatal;
+  }
   if (t.signal.aborted) return; // stopping: the next worker resumes from the checkpoints
 
   // ---- pass 3: logs --------------------------------------------------------------------------------

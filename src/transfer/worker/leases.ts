@@ -103,3 +103,23 @@ export async function getCheckpoints<D>(db: Kysely<Schema>, c: Pick<Claim, 'jobI
 export async function getCheckpoint<D>(db: Kysely<Schema>, c: Pick<Claim, 'jobId' | 'driveId'>, key: string): Promise<CheckpointRow<D> | null> {
   return (await getCheckpoints<D>(db, c, [key])).get(key) ?? null;
 }
+
+/**
+ * Writes several checkpoints in one statement (one round trip, one transaction), only while `owner` still holds
+ * the lease. A key given twice keeps its last value. Returns false when the lease is gone (nothing written).
+ */
+export async function putCheckpoints(db: Kysely<Schema>, c: Pick<Claim, 'jobId' | 'driveId'>, owner: string, rows: { key: string; status: string; detail: unknown }[]): Promise<boolean> {
+  const last = new Map<string, { key: string; status: string; detail: unknown }>();
+  for (const r of rows) last.set(r.key, r);
+  if (last.size === 0) return true;
+  const now = new Date();
+  const values = [...last.values()].map((r) => sql`(${r.key}, ${r.status}, ${JSON.stringify(r.detail ?? null)})`);
+  const { rows: out } = await sql<{ n: number }>`
+    insert into transfer_checkpoints (job_id, drive_id, blob_path, status, detail, updated_at)
+    select ${c.jobId}, ${c.driveId}, v.k, v.s, v.d::jsonb, ${now}
+    from (values ${sql.join(values)}) as v(k, s, d)
+    where exists (select 1 from drives where job_id = ${c.jobId} and drive_id = ${c.driveId} and lease_owner = ${owner})
+    on conflict (job_id, drive_id, blob_path) do update set status = excluded.status, detail = excluded.detail, updated_at = excluded.updated_at
+    returning 1 as n`.execute(db);
+  return out.length > 0;
+}

@@ -4,7 +4,7 @@ import type { StorageAccounts } from '../../storage-accounts/registry.ts';
 import type { Claim } from './leases.ts';
 
 export interface TransferOptions {
-  /** Blobs copied in parallel within one drive (default 4). */
+  /** Blobs copied in parallel within one drive (default 16). */
   blobConcurrency: number;
   /** Drive progress is written at most this often (default 1000 ms). */
   progressIntervalMs: number;

@@ -22,22 +22,45 @@ export interface VerifyResult {
   /** The file had more than `length` bytes. */
   long: boolean;
   size: number;
-  md5Base64: string;
+  /**
+   * MD5 of the whole content, base64. Absent when the verifier was told not to hash the whole content and the
+   * chunks are several (each byte was still checked against its chunk's MD5; the blob store hashes the whole).
+   */
+  md5Base64?: string;
+}
+
+/** The chunks cover [0, length) without gap or overlap: checking every chunk checks every byte. */
+export function chunksTile(chunks: readonly ManifestChunk[], length: number): boolean {
+  let pos = 0;
+  for (const c of chunks) {
+    if (c.offset !== pos) return false;
+    pos += c.length;
+  }
+  return pos === length;
 }
 
 export class ChunkVerifier {
   private pos = 0;
   private idx = 0;
   private h: Hash | null = null;
-  private readonly whole = createHash('md5');
+  private readonly whole: Hash | null;
+  /** One chunk that is the whole content: its MD5 is the content's (hashed once). */
+  private readonly single: boolean;
+  private singleDigest: Buffer | null = null;
   readonly statuses: ChunkStatusCode[];
 
-  constructor(private readonly chunks: readonly ManifestChunk[], private readonly length: number) {
+  /**
+   * `wholeMd5: false` skips the whole-content hash when the chunks tile the content (the blob store computes it
+   * while writing); with a single chunk covering everything the chunk's MD5 is the whole MD5 either way.
+   */
+  constructor(private readonly chunks: readonly ManifestChunk[], private readonly length: number, opts: { wholeMd5?: boolean } = {}) {
     this.statuses = chunks.map(() => 'Failed');
+    this.single = chunks.length === 1 && chunks[0].offset === 0 && chunks[0].length === length && length > 0;
+    this.whole = this.single || (opts.wholeMd5 === false && chunksTile(chunks, length)) ? null : createHash('md5');
   }
 
   update(buf: Buffer): void {
-    this.whole.update(buf);
+    this.whole?.update(buf);
     let off = 0;
     while (this.idx < this.chunks.length) {
       const c = this.chunks[this.idx];
@@ -56,7 +79,9 @@ export class ChunkVerifier {
       (this.h ??= createHash('md5')).update(buf.subarray(off, off + take));
       off += take;
       if (abs + take === end) {
-        this.statuses[this.idx] = sameBase16(this.h.digest('hex'), c.hash) ? 'Completed' : 'Corrupted';
+        const digest = this.h.digest();
+        if (this.single) this.singleDigest = digest;
+        this.statuses[this.idx] = sameBase16(digest.toString('hex'), c.hash) ? 'Completed' : 'Corrupted';
         this.h = null;
         this.idx++;
       }
@@ -72,7 +97,7 @@ export class ChunkVerifier {
       statuses: this.statuses,
       ok: !short && !long && this.statuses.every((s) => s === 'Completed'),
       short, long, size: this.pos,
-      md5Base64: this.whole.digest('base64'),
+      md5Base64: this.whole ? this.whole.digest('base64') : this.singleDigest && !long ? this.singleDigest.toString('base64') : undefined,
     };
   }
 
