@@ -57,7 +57,7 @@ export class TransferWorker {
       notAttachedRetryMs: options.notAttachedRetryMs ?? 30_000,
       jobTypes: options.jobTypes ?? [JobType.Import, JobType.Export],
       transfer: {
-        blobConcurrency: options.blobConcurrency ?? envInt('SNEAKERNET_BLOB_CONCURRENCY') ?? 4,
+        blobConcurrency: options.blobConcurrency ?? envInt('SNEAKERNET_BLOB_CONCURRENCY') ?? 16,
         progressIntervalMs: options.progressIntervalMs ?? 1000,
         blobDelayMs: options.blobDelayMs ?? envInt('SNEAKERNET_WORKER_THROTTLE_MS') ?? 0,
         exportCapacity: options.exportCapacity,
