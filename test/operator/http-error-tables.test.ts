@@ -421,7 +421,10 @@ for (const driver of drivers) describe(`seed error tables through HTTP [${driver
       const done = await ok(op('POST', `/jobs/${id}/ship-back`, { carrierName: 'FedEx', trackingNumber: 'R3' }));
       expect(done.job.state).toBe(JobState.Closed);
       expect(Object.values(await driveStates(name))).toEqual(drives.map(() => DriveState.ShippedBack));
-      await waitFor(() => delivered('job.shipBack', name).length === 1, 20_000, 'the ship-back notice');
+      // One notice per drive shipped back and one for the job.
+      await waitFor(() => delivered('job.shipBack', name).length === drives.length + 1, 20_000, 'the ship-back notices');
+      const notices = delivered('job.shipBack', name).map((b) => [b.data.driveId ?? null, b.data.toState]).sort();
+      expect(notices).toEqual([...drives.map((d) => [d, DriveState.ShippedBack]), [null, JobState.Closed]].sort());
     });
 
     it('N/A: a drive that is part of no job, arriving with another job\'s package, is marked extra and returned with that job', async () => {
