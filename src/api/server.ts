@@ -12,6 +12,7 @@ import { registerHealth } from './health.ts';
 import { registerAdminRoutes } from './admin.ts';
 import { routeRegistrations } from './routes.ts';
 import { registerMetrics } from './metrics-route.ts';
+import { withRequestId } from '../observability/request-context.ts';
 
 export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
@@ -44,6 +45,8 @@ export async function buildServer(ctx: App, opts: ServerOptions = {}): Promise<F
     reply.header('cache-control', 'no-cache');
     reply.header('x-content-type-options', 'nosniff');
   });
+  // Everything a handler does (and every event it writes) runs under the request's id.
+  app.addHook('preHandler', (req, _reply, done) => withRequestId(req.id, done));
   registerAuth(app, ctx.tokens, ctx.config.bootstrapToken);
   registerHealth(app, ctx);
   registerAdminRoutes(app, ctx);

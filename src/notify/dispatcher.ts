@@ -14,6 +14,7 @@ import { asOps, inTx, type Tx } from '../operator/common.ts';
 import { fromJson, opsDb } from '../operator/schema.ts';
 import type { Store } from '../store/store.ts';
 import { executorOf } from '../timers/boss.ts';
+import { processLogger } from '../observability/request-context.ts';
 import { DELIVERY_ID_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TOPIC_HEADER, sign } from './sign.ts';
 
 export const WEBHOOK_QUEUE = 'sneakernet-webhook';
@@ -192,6 +193,7 @@ export class Notifier {
       error = describeFetchError(e);
     }
     await this.recordAttempt(deliveryId, status, error, Date.now() - started);
+    await this.logDelivery(d.outbox_id, { deliveryId, channel: Channel.Webhook, topic: d.topic, status, error });
     if (error) throw new Error(`webhook delivery ${deliveryId} failed: ${error}`);
   }
 
@@ -223,6 +225,15 @@ export class Notifier {
         ...(error ? {} : { status: DeliveryStatus.Delivered, delivered_at: now }),
       }).where('id', '=', deliveryId).execute();
     }, { wake: false });
+  }
+
+  /** One JSON log line per attempt, under the request id that caused the notification (never the body or a secret). */
+  private async logDelivery(outboxId: number, fields: { deliveryId: number; channel: string; topic: string; status: number | null; error: string | null }) {
+    const row = await this.store.db.selectFrom('outbox').select('request_id').where('id', '=', Number(outboxId)).executeTakeFirst().catch(() => undefined);
+    const reqId = row?.request_id ?? undefined;
+    const log = processLogger().child({ ...(reqId ? { reqId } : {}), outboxId: Number(outboxId) });
+    if (fields.error) log.warn(fields, 'notification delivery failed');
+    else log.info(fields, 'notification delivered');
   }
 
   async markDead(deliveryId: number): Promise<void> {

@@ -2,6 +2,7 @@
  * Small helpers every operator service shares: tasks, custody records and outbox rows written inside the caller's
  * transaction, so a state change, the task it opens and the notification it sends commit together.
  */
+import { currentRequestId } from '../observability/request-context.ts';
 import type { Kysely, Transaction } from 'kysely';
 import { sql } from 'kysely';
 import { TASK_DUE_MS, type CustodyKind, type TaskKind, TaskStatus } from '../domain/custody.ts';
@@ -101,7 +102,7 @@ export async function recordCustody(tx: Tx, now: Date, entries: CustodyInput[]):
 export async function emitOutbox(tx: Tx, now: Date, n: { topic: string; subscriptionId: string | null; jobId: number | null; payload: Record<string, unknown> }): Promise<number> {
   const row = await tx
     .insertInto('outbox')
-    .values({ event_id: null, subscription_id: n.subscriptionId, job_id: n.jobId, topic: n.topic, payload: JSON.stringify({ ...n.payload, at: now }), created_at: now })
+    .values({ event_id: null, subscription_id: n.subscriptionId, job_id: n.jobId, topic: n.topic, payload: JSON.stringify({ ...n.payload, at: now }), created_at: now, request_id: currentRequestId() })
     .returning('id')
     .executeTakeFirstOrThrow();
   return Number(row.id);

@@ -289,6 +289,12 @@ export const migrations: Record<string, Migration> = {
   ),
 };
 
+// Issue 7: the request id that caused an event (and its notifications), so logs can follow a job across processes.
+migrations['0003_request_ids'] = statements(
+  `alter table job_events add column request_id text`,
+  `alter table outbox add column request_id text`,
+);
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return migrations;

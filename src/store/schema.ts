@@ -92,6 +92,8 @@ export interface JobEventsTable {
   message: string;
   data: Json | null;
   at: Timestamp;
+  /** The API request (or the work it started) that caused this event; for log correlation. */
+  request_id?: string | null;
 }
 
 export interface PackagesTable {
@@ -126,6 +128,7 @@ export interface OutboxTable {
   payload: Json;
   created_at: Timestamp;
   dispatched_at: Timestamp | null;
+  request_id?: string | null;
 }
 
 export interface TokensTable {

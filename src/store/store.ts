@@ -14,6 +14,7 @@ import { driveFromRow, eventFromRow, jobFromRow, type DriveRecord, type JobEvent
 import type { JobRow, NewDriveRow, NewJobRow, Schema } from './schema.ts';
 import { parseSecretKey, SecretBox } from './secrets.ts';
 import crypto from 'node:crypto';
+import { currentRequestId } from '../observability/request-context.ts';
 
 export interface JobKey {
   subscriptionId: string;
@@ -405,14 +406,14 @@ async function insertEvents(
     .values(events.map((e) => ({
       job_id: jobId, subscription_id: subscriptionId, drive_id: e.driveId, event: e.event, from_state: e.fromState,
       to_state: e.toState, actor: e.actor, actor_id: e.actorId, reason_code: e.reasonCode, message: e.message,
-      data: e.data === undefined ? null : JSON.stringify(e.data), at,
+      data: e.data === undefined ? null : JSON.stringify(e.data), at, request_id: currentRequestId(),
     })))
     .returning('id')
     .execute();
   // The outbox row is written in the same transaction as the event: a crash after commit loses no notification.
   await tx.insertInto('outbox').values(rows.map((r, i) => ({
     event_id: Number(r.id), subscription_id: subscriptionId, job_id: jobId, topic: `job.${events[i].event}`,
-    payload: JSON.stringify({ eventId: Number(r.id), ...events[i], at }), created_at: at,
+    payload: JSON.stringify({ eventId: Number(r.id), ...events[i], at }), created_at: at, request_id: currentRequestId(),
   }))).execute();
   return Math.max(...rows.map((r) => Number(r.id)));
 }

@@ -23,7 +23,10 @@ export async function startBackground(ctx: App, opts: { timers?: TimerServiceOpt
   if (existing) return existing;
   const boss = await sharedBoss(ctx.database, { schema: opts.bossSchema ?? process.env.SNEAKERNET_BOSS_SCHEMA });
   const timers = new TimerService(ctx.store, boss, opts.timers);
-  const notify = new NotifyService(ctx.store, boss, { ...notifierOptionsFromEnv(), ...opts.notify });
+  // pg-boss polls each delivery worker once a second (one webhook per worker per second when the queue is deep):
+  // SNEAKERNET_WEBHOOK_WORKERS raises the parallelism of a process (default 4).
+  const webhookWorkers = Number(process.env.SNEAKERNET_WEBHOOK_WORKERS) || undefined;
+  const notify = new NotifyService(ctx.store, boss, { ...notifierOptionsFromEnv(), workers: webhookWorkers, ...opts.notify });
   await notify.start();
   await timers.start();
   const bg: Background = {

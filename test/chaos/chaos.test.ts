@@ -55,7 +55,7 @@ describe.runIf(url)('chaos: 2 api + 2 worker processes, SIGKILLed at random', ()
       DATABASE_URL: db.url, SNEAKERNET_BOOTSTRAP_TOKEN: admin, SNEAKERNET_SECRET_KEY: crypto.randomBytes(32).toString('hex'),
       SNEAKERNET_DRIVES_DIR: path.join(tmp.dir, 'drives'), SNEAKERNET_DATA_DIR: path.join(tmp.dir, 'data'),
       SNEAKERNET_LEASE_MS: '2000', SNEAKERNET_WORKER_POLL_MS: '200', SNEAKERNET_WORKER_CONCURRENCY: '2',
-      SNEAKERNET_WEBHOOK_RETRY_DELAY: '1', SNEAKERNET_WEBHOOK_RETRY_LIMIT: '20', SNEAKERNET_BOSS_MAINTENANCE_SECONDS: '5',
+      SNEAKERNET_WEBHOOK_RETRY_DELAY: '1', SNEAKERNET_WEBHOOK_RETRY_LIMIT: '20', SNEAKERNET_BOSS_MAINTENANCE_SECONDS: '5', SNEAKERNET_WEBHOOK_WORKERS: '16',
       SNEAKERNET_LOG: 'warn',
     };
     await cli(['migrate'], env);
@@ -231,21 +231,28 @@ describe.runIf(url)('chaos: 2 api + 2 worker processes, SIGKILLed at random', ()
 
     // ---- chaos: SIGKILL a random process every few seconds, restart it ---------------------------------------
     const kills: string[] = [];
+    const restarting = new Set<Proc>();
+    const restarts: Promise<void>[] = [];
     let loadDone = false;
     const loadResult = load.then(() => { loadDone = true; }, (e) => { loadDone = true; throw e; });
     const started = Date.now();
     while (!loadDone) {
       await Promise.race([sleep(2000 + Math.random() * 2000), loadResult.catch(() => {})]);
       if (loadDone) break;
-      // One process down at a time: the victim is restarted (and up again) before the next kill. On a loaded
-      // 2-core machine a restart takes seconds, so the processes spend a good share of the run dead or starting.
-      const victim: Proc = cluster.procs[Math.floor(Math.random() * cluster.procs.length)];
+      // A random process that is up, as long as another of its role stays up (so the load always makes progress).
+      // A restart takes 5-25 s on this loaded 2-core machine; it runs while the next kills happen.
+      const up = (p: Proc) => p.child !== null && !restarting.has(p);
+      const candidates = cluster.procs.filter((p) => up(p) && cluster.procs.some((q) => q !== p && q.role === p.role && up(q)));
+      if (candidates.length === 0) continue;
+      const victim = candidates[Math.floor(Math.random() * candidates.length)];
       await cluster.kill(victim, 'SIGKILL');
       kills.push(`${victim.role}#${victim.slot}@${Math.round((Date.now() - started) / 1000)}s(${finished} done)`);
       if (process.env.CHAOS_DEBUG) console.log(kills.at(-1), [...current.values()].join(', '));
-      await cluster.start(victim);
+      restarting.add(victim);
+      restarts.push(cluster.start(victim).finally(() => restarting.delete(victim)));
     }
     await loadResult;
+    await Promise.all(restarts);
     console.log(`chaos: ${JOBS} jobs in ${Math.round((Date.now() - started) / 1000)} s, ${kills.length} kills: ${kills.join(' ')}`);
     expect(kills.filter((k) => k.startsWith('api')).length).toBeGreaterThan(0);
     expect(kills.filter((k) => k.startsWith('worker')).length).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { Actor, JobState, JobType } from '../../domain/states.ts';
 import { FAULTABLE_JOB_STATES, JobEvent } from '../../domain/transitions.ts';
 import { leaseTakeovers } from '../../observability/metrics.ts';
+import { processLogger, withRequestId } from '../../observability/request-context.ts';
 import { StorageAccounts, UnknownStorageAccountError } from '../../storage-accounts/registry.ts';
 import type { Store } from '../../store/store.ts';
 import { driveFolderFor, drivesDir, isDirectory, Phase } from './common.ts';
@@ -117,9 +118,15 @@ export class TransferWorker {
       renewLease(this.store.db, claim, owner, this.opts.leaseMs).then((held) => { if (!held) driveAbort.abort(); }, () => {});
     }, Math.max(200, Math.floor(this.opts.leaseMs / 3)));
     let retryAfter = 0;
+    // The copy (and the events it writes) continues under the request id of the job's latest request.
+    const reqId = await jobRequestId(this.store, claim.jobId).catch(() => null);
+    const log = processLogger().child({ jobId: claim.jobId, driveId: claim.driveId, worker: owner, ...(reqId ? { reqId } : {}) });
+    log.info({ takeover: claim.takeover }, 'drive claimed');
     try {
-      retryAfter = await this.process(claim, owner, driveAbort.signal);
+      retryAfter = await withRequestId(reqId, () => this.process(claim, owner, driveAbort.signal));
+      log.info({ retryAfterMs: retryAfter, stopped: driveAbort.signal.aborted }, 'drive released');
     } catch (err) {
+      log.warn({ error: (err as Error)?.message ?? String(err) }, 'drive copy attempt failed');
       this.options.onError?.(err, claim);
       retryAfter = Math.min(this.opts.leaseMs, 10_000);
     } finally {
@@ -167,6 +174,13 @@ export class TransferWorker {
       if (!(e instanceof DomainError)) throw e;
     });
   }
+}
+
+/** The request id of the job's latest event that has one (the request that last moved it), for log correlation. */
+async function jobRequestId(store: Store, jobId: number): Promise<string | null> {
+  const row = await store.db.selectFrom('job_events').select('request_id').where('job_id', '=', jobId)
+    .where('request_id', 'is not', null).orderBy('id', 'desc').limit(1).executeTakeFirst();
+  return row?.request_id ?? null;
 }
 
 /** Background starter for `serve` and `worker`. */
