@@ -234,6 +234,8 @@ for (const driver of drivers) describe(`seed error tables through HTTP [${driver
       expect(p.driveList[0].state).toBe(DriveState.ShippedBack);
       const r = await ok(op('POST', `/jobs/${id}/return-issues`, { kind: 'damaged', note: 'box crushed', blobs: ['photos/a.jpg'] }));
       expect(r.job.extensions.returnIssues).toMatchObject([{ kind: 'damaged', driveIds: [drive], blobs: ['photos/a.jpg'] }]);
+      // The customer sees it in Get Job, with the blobs to export again or download.
+      expect((await customerJob(name)).sneakernet.returnIssues).toMatchObject([{ kind: 'damaged', driveIds: [drive], blobs: ['photos/a.jpg'] }]);
       expect((await history(name)).at(-1)).toMatchObject({ event: 'returnIssue', reasonCode: 'DrivesDamagedInReturn' });
       await waitFor(() => delivered('job.returnIssue', name).length === 1, 20_000, 'the return issue notice');
     });
@@ -250,6 +252,10 @@ for (const driver of drivers) describe(`seed error tables through HTTP [${driver
       const blocked = await op('POST', `/jobs/${id}/ship-back`, { carrierName: 'FedEx', trackingNumber: 'R' });
       expect([blocked.status, errorCode(blocked)]).toEqual([400, 'TransitionPreconditionNotMet']);
       expect((await ok(op('GET', `/jobs/${id}`))).pendingDeadlines.map((d: { kind: string }) => d.kind)).toContain('destroyUnreachable');
+      // The customer sees the problem and the deadline in Get Job.
+      const seen = (await customerJob(name)).sneakernet;
+      expect(seen.returnAddressProblem).toMatchObject({ note: 'no such street' });
+      expect(seen.pendingDeadlines.map((d: { kind: string }) => d.kind)).toContain('destroyUnreachable');
       await ok(arm('PATCH', name, { properties: { returnAddress: { ...RETURN_ADDRESS, streetAddress1: '2 Real Rd' } } }));
       await waitFor(async () => (await tasksOf(id)).length === 0, 20_000, 'the watcher to resolve the flag');
       const done = await ok(op('POST', `/jobs/${id}/ship-back`, { carrierName: 'FedEx', trackingNumber: 'R' }));

@@ -93,6 +93,17 @@ export const sneakernetExtras = obj({
   stateEnteredAt: { type: 'string', format: 'date-time' },
   faultedFrom: str(),
   pendingDeadline: { ...deadline, nullable: true, description: 'The next automatic step (deletion, operator alert...) and when it is due.' },
+  pendingDeadlines: {
+    type: 'array', description: 'Every scheduled automatic step: what will happen, when, and when the customer is warned.',
+    items: obj({ kind: str(), dueAt: { type: 'string', format: 'date-time' }, description: str(), warningAt: { type: 'string', format: 'date-time' } }),
+  },
+  returnIssues: {
+    type: 'array', description: 'Drives damaged or lost in return shipping, with the blobs to export again or download.',
+    items: obj({ kind: str(), driveIds: strings, blobs: strings, note: str(), recordedAt: { type: 'string', format: 'date-time' }, advice: str() }),
+  },
+  returnAddressProblem: obj({ flaggedAt: { type: 'string', format: 'date-time' }, note: str(), destroyDrivesAt: { type: 'string', format: 'date-time' } }, { description: 'The return address is wrong or missing: fix it with an update (PATCH).' }),
+  drivesDueForDestruction: { ...strings, description: 'Drives that will be securely destroyed because their owner could not be reached.' },
+  destroyedDrives: { ...strings, description: 'Drives securely destroyed (certificates from the operators).' },
   createdAt: { type: 'string', format: 'date-time' },
   updatedAt: { type: 'string', format: 'date-time' },
   drives: { type: 'array', items: driveExtras },

@@ -3,6 +3,7 @@
  * drive serializer has no access to them (they stay sealed in DriveRecord.bitLockerKeyCipher); listBitLockerKeys
  * is the only door. Absent values are left out rather than sent as null, as the real service does.
  */
+import { pendingDeadlines } from '../../timers/deadlines.ts';
 import type { DriveRecord, JobRecord } from '../../store/records.ts';
 import { JobType } from '../../domain/states.ts';
 import { etagOf } from './etag.ts';
@@ -88,6 +89,12 @@ export function jobToArm(job: JobRecord, drives: readonly DriveRecord[] | undefi
   };
   put(ext, 'faultedFrom', job.faultedFrom);
   ext.pendingDeadline = job.deadlineAt && job.deadlineKind ? { kind: job.deadlineKind, at: iso(job.deadlineAt) } : null;
+  ext.pendingDeadlines = pendingDeadlines(job);
+  const x = job.extensions ?? {};
+  if (Array.isArray(x.returnIssues)) ext.returnIssues = x.returnIssues;
+  if (x.returnAddressProblem) ext.returnAddressProblem = x.returnAddressProblem;
+  if (Array.isArray(x.drivesDueForDestruction)) ext.drivesDueForDestruction = x.drivesDueForDestruction;
+  if (Array.isArray(x.destroyedDrives)) ext.destroyedDrives = x.destroyedDrives;
   ext.createdAt = iso(job.createdAt);
   ext.updatedAt = iso(job.updatedAt);
   if (drives) {
