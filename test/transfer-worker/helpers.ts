@@ -49,9 +49,9 @@ export interface DriveSpec {
 }
 
 /** An import job listing the drives, shipped, every drive received: ready to copy. */
-export async function receivedImportJob(store: Store, drives: DriveSpec[], opts: { logLevel?: LogLevel; storageAccountId?: string | null; name?: string; backupDriveManifest?: boolean } = {}) {
+export async function receivedImportJob(store: Store, drives: DriveSpec[], opts: { logLevel?: LogLevel; storageAccountId?: string | null; name?: string; backupDriveManifest?: boolean; subscriptionId?: string; resourceGroup?: string } = {}) {
   const { job } = await store.createJob({
-    key: { subscriptionId: 'sub-1', resourceGroup: 'rg', name: opts.name ?? `imp${Date.now() % 100000}${++n}` },
+    key: { subscriptionId: opts.subscriptionId ?? 'sub-1', resourceGroup: opts.resourceGroup ?? 'rg', name: opts.name ?? `imp${Date.now() % 100000}${++n}` },
     location: 'West US',
     jobType: JobType.Import,
     initial: { state: JobState.Creating, reason: { code: 'JobCreated', message: 'created' } },
