@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { openApp, type App } from '../../src/app.ts';
@@ -106,6 +106,8 @@ async function shot(page: Page, name: string) {
 }
 
 beforeAll(async () => {
+  // The browser and the server share this machine with the rest of the suite: give on-screen changes time to show.
+  vi.setConfig({ expect: { poll: { timeout: 10_000, interval: 50 } } });
   if (!fs.existsSync(CHROMIUM)) execFileSync('bash', [path.join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: 'inherit' });
   buildConsole();
   // Always the embedded database in memory, even when DATABASE_URL is set (CI): this suite owns its data.
@@ -188,13 +190,15 @@ describe('web console in chromium', () => {
         expect(names.every((n) => n!.startsWith('perf-job-0999'))).toBe(true);
         await page.getByLabel('Search by name').fill('');
         await page.getByLabel('State').selectOption('');
+        // The search is debounced: wait for the unfiltered first page before paging (a late filter change resets paging).
+        await expect.poll(() => page.getByTestId('jobs-count').textContent()).toContain('Showing 1–50 of 10,000 jobs');
         await page.getByRole('button', { name: 'Older →' }).click();
         await expect.poll(() => page.getByTestId('jobs-count').textContent()).toContain('Showing 51–100');
         // Keyboard: the filters and links are reachable with Tab.
         // Keyboard: after navigation focus sits on the page heading; Tab reaches the filters, then the rows' links.
         await page.reload();
         await page.locator('[data-testid="jobs-table"] tbody tr').first().waitFor();
-        expect(await page.evaluate(() => document.activeElement?.id)).toBe('jobs-title');
+        await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('jobs-title');
         await page.keyboard.press('Tab');
         expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('state');
         for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
@@ -325,8 +329,9 @@ describe('web console in chromium', () => {
     for (const edge of ['Shipping>Received', 'Received>Transferring', 'Transferring>Packaging']) {
       await expect.poll(() => jobDiagram.locator(`path[data-edge="${edge}"]`).getAttribute('data-taken'), { timeout: 10_000 }).toBe('true');
     }
-    const changes = await page.getByTestId('timeline').locator('tbody tr td:nth-child(3)').allTextContents();
-    expect(changes).toEqual(expect.arrayContaining(['Received → Transferring', 'Transferring → Packaging']));
+    const changeCells = () => page.getByTestId('timeline').locator('tbody tr td:nth-child(3)').allTextContents();
+    await expect.poll(changeCells).toEqual(expect.arrayContaining(['Received → Transferring', 'Transferring → Packaging']));
+    const changes = await changeCells();
     expect(changes.indexOf('Received → Transferring')).toBeLessThan(changes.indexOf('Transferring → Packaging'));
     expect(workerErrors).toEqual([]);
     // The blobs are byte-identical to the files on the drive.
@@ -363,10 +368,10 @@ describe('web console in chromium', () => {
     // Sortable: by size, then the other way.
     const bySize = Object.entries(files).sort((x, y) => x[1].length - y[1].length).map(([f]) => `photos/${f}`);
     await verboseLog.getByRole('button', { name: /^Size/ }).click();
-    expect(await blobCells()).toEqual(bySize);
-    expect(await verboseLog.locator('th', { has: page.getByRole('button', { name: /^Size/ }) }).getAttribute('aria-sort')).toBe('ascending');
+    await expect.poll(blobCells).toEqual(bySize);
+    await expect.poll(() => verboseLog.locator('th', { has: page.getByRole('button', { name: /^Size/ }) }).getAttribute('aria-sort')).toBe('ascending');
     await verboseLog.getByRole('button', { name: /^Size/ }).click();
-    expect(await blobCells()).toEqual([...bySize].reverse());
+    await expect.poll(blobCells).toEqual([...bySize].reverse());
     await shot(page, 'job-completed-1280');
     // The download link gives the raw DriveLog XML under the server's file name.
     const [download] = await Promise.all([page.waitForEvent('download'), verboseLog.getByRole('link', { name: 'Download XML' }).click()]);

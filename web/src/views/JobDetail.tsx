@@ -22,6 +22,8 @@ interface Deadline {
   kind: string;
   at: string;
   description: string;
+  /** When the customer is warned before it happens (some deadlines). */
+  warningAt?: string;
 }
 
 /** What each timer does, for people ("deleted in 9 days unless shipping info is added"). */
@@ -34,15 +36,21 @@ const DEADLINE_TEXT: Record<string, string> = {
 
 const ext = (job: JobResponse) => ((job.properties as Record<string, unknown>).sneakernet ?? {}) as Record<string, unknown>;
 
-function deadlinesOf(job: JobResponse): Deadline[] {
+/** Every pending deadline; the API sends `dueAt` (older servers: `at`, or a single `pendingDeadline`). */
+export function deadlinesOf(job: JobResponse): Deadline[] {
   const p = job.properties as Record<string, unknown>;
   const x = ext(job);
   const raw = x.pendingDeadlines ?? p.pendingDeadlines ?? (x.pendingDeadline ? [x.pendingDeadline] : []);
-  return Array.isArray(raw)
-    ? (raw as Deadline[])
-        .filter((d) => d && d.at)
-        .map((d) => ({ ...d, description: d.description ?? DEADLINE_TEXT[d.kind] ?? d.kind }))
-    : [];
+  if (!Array.isArray(raw)) return [];
+  return (raw as Array<Record<string, unknown> | null>)
+    .map((d) => {
+      const at = d && (d.dueAt ?? d.at);
+      if (!d || typeof at !== 'string') return null;
+      const kind = String(d.kind ?? '');
+      const description = DEADLINE_TEXT[kind] ?? (typeof d.description === 'string' ? d.description : kind);
+      return { kind, at, description, ...(typeof d.warningAt === 'string' ? { warningAt: d.warningAt } : {}) };
+    })
+    .filter((d): d is Deadline => d !== null);
 }
 
 function progressOf(d: DriveStatus, job: JobResponse): DriveProgressData {
@@ -262,6 +270,9 @@ export function JobDetail({ resourceGroup, name }: { resourceGroup: string; name
                   <>
                     <strong>{relative(new Date(d.at))}</strong> ({formatTime(d.at)}): {d.description}
                   </>
+                )}
+                {d.warningAt && Date.parse(d.warningAt) > Date.now() && (
+                  <span className="muted"> You will be reminded {relative(new Date(d.warningAt))}.</span>
                 )}
               </li>
             ))}
