@@ -208,9 +208,11 @@ export const driveGuards = {
     name: 'jobStillOpen', description: 'the job has not started packing its drives for return',
     test: (c) => JOB_STATES_ACCEPTING_LATE_DRIVES.includes(c.jobState),
   },
-  jobNotCancelled: {
-    name: 'jobNotCancelled', description: 'the job is not cancelled', test: (c) => !c.jobCancelled,
+  copyAllowed: {
+    name: 'copyAllowed', description: 'the job is not cancelled and the drive is part of it (extra drives are never processed)',
+    test: (c) => !c.jobCancelled && c.drive.isExtra !== true,
   },
+
   jobCancelled: {
     name: 'jobCancelled', description: 'the job was cancelled, so the copy is skipped', test: (c) => c.jobCancelled,
   },
@@ -267,7 +269,7 @@ export const DRIVE_TRANSITIONS: readonly TransitionRule<DriveState, DriveEvent, 
   },
   {
     event: DriveEvent.StartCopy, from: [DriveState.Received], to: DriveState.Transferring, actors: [Actor.System],
-    guard: driveGuards.jobNotCancelled,
+    guard: driveGuards.copyAllowed,
     reason: { code: 'CopyStarted', message: 'The data copy started.' },
   },
   {

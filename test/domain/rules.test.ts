@@ -151,10 +151,13 @@ describe('Rules from the seed: drives arriving', () => {
   });
 
   it('extra drives are not processed and are returned with the job', () => {
-    // An extra drive is not in the job's drive list: the job's facts ignore it (see store's jobFacts), so it
-    // neither holds the job back nor gets copied; here: the drive table has no rule from "no state".
-    const j = job(JobState.Shipping, { drives: [drive(DriveState.Received, 'D1')] });
-    expect(automaticJobEvents(j).map((d) => d.to)).toEqual([JobState.Received]);
+    const extra = { driveId: 'X9', state: DriveState.Received, isExtra: true };
+    // Not processed: the copy may not start on an extra drive...
+    expect(codeOf(() => decideDriveTransition({ drive: extra, jobCancelled: false, jobState: JobState.Transferring }, DriveEvent.StartCopy, Actor.System))).toBe('GuardFailed');
+    // ...returned with the job...
+    expect(decideDriveTransition({ drive: extra, jobCancelled: false, jobState: JobState.Packaging }, DriveEvent.ShipBack, Actor.Operator).reason.code).toBe('ExtraDriveShippedBack');
+    // ...and a drive that belongs to the job is still copied.
+    expect(decideDriveTransition({ drive: drive(DriveState.Received), jobCancelled: false, jobState: JobState.Received }, DriveEvent.StartCopy, Actor.System).to).toBe(DriveState.Transferring);
   });
 
   it('a NeverReceived drive that arrives later becomes Received', () => {
