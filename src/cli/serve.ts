@@ -5,6 +5,7 @@ import { openApp, type App } from '../app.ts';
 import { buildServer } from '../api/server.ts';
 import { failWith } from './output.ts';
 import { loggerOptions } from '../observability/logging.ts';
+import { enableProcessLogs } from '../observability/request-context.ts';
 import { StorageAccounts } from '../storage-accounts/registry.ts';
 import path from 'node:path';
 import { startOperatorBackground } from '../timers/background.ts';
@@ -62,6 +63,7 @@ async function run(mode: Mode, flags: ServeFlags): Promise<void> {
   const config = configFromFlags(flags);
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) failWith(`--port must be a port number, not '${flags.port}'.`, 2);
   if ((config.tlsCert && !config.tlsKey) || (!config.tlsCert && config.tlsKey)) failWith('--tls-cert and --tls-key go together.', 2);
+  enableProcessLogs();
   const ctx = await openApp(config);
   if (mode === 'serve' && ctx.database.kind === 'pglite') await ensureEmbeddedBlobStore(ctx, config.dataDir);
   const stops: Array<() => Promise<void>> = [];

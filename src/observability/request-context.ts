@@ -27,11 +27,21 @@ export function currentRequestId(): string | null {
 }
 
 let logger: Logger | null = null;
+let enabled = false;
+
+/**
+ * Turns background-work logging on for this process (the `serve`, `api` and `worker` commands do); until then the
+ * logger is silent, so library use (tests, one-shot tools) prints nothing, as the API server without a logger.
+ */
+export function enableProcessLogs(): void {
+  enabled = true;
+  logger = null;
+}
 
 /** The JSON logger of background work (workers, notifier): same level, redaction and base fields as the API's. */
 export function processLogger(): Logger {
   if (!logger) {
-    const level = process.env.SNEAKERNET_LOG ?? 'info';
+    const level = enabled ? (process.env.SNEAKERNET_LOG ?? 'info') : 'silent';
     logger = pino({
       level: level === 'silent' ? 'silent' : level,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
