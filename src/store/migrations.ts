@@ -295,6 +295,13 @@ migrations['0003_request_ids'] = statements(
   `alter table outbox add column request_id text`,
 );
 
+// Issue 4 (timer sweep): the sweep pages due jobs by (deadline_at, id); with both in the index a batch reads its
+// rows in order and stops at the limit instead of sorting every due row. It replaces jobs_due (same predicate).
+migrations['0004_jobs_due_order'] = statements(
+  `create index jobs_due_order on jobs (deadline_at, id) where deadline_at is not null`,
+  `drop index if exists jobs_due`,
+);
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return migrations;
