@@ -152,6 +152,9 @@ it('timers survive a restart: deadlines live in the database, a new process appl
       await c.connect();
       await c.query(`drop schema if exists ${schema} cascade`);
       await c.end();
-    } else fs.rmSync(dir!, { recursive: true, force: true });
+    } else {
+      // PGlite may still flush to its folder just after close() resolves: remove the folder when the test process exits.
+      process.once('exit', () => fs.rmSync(dir!, { recursive: true, force: true }));
+    }
   }
 });
