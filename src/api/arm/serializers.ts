@@ -128,14 +128,7 @@ export function locationToArm(l: LocationInfo): Record<string, unknown> {
     name: l.name,
     type: LOCATION_TYPE,
     properties: {
-      recipientName: a.recipientName,
-      streetAddress1: a.streetAddress1,
-      streetAddress2: a.streetAddress2 ?? '',
-      city: a.city,
-      stateOrProvince: a.stateOrProvince ?? '',
-      postalCode: a.postalCode,
-      countryOrRegion: a.countryOrRegion,
-      phone: a.phone,
+      ...addressLines(a),
       additionalShippingInformation: a.additionalShippingInformation ?? '',
       supportedCarriers: l.supportedCarriers,
       alternateLocations: l.alternateLocations.map(locationId),
@@ -146,6 +139,11 @@ export function locationToArm(l: LocationInfo): Record<string, unknown> {
 /** The data center's address as a job's shippingInformation (filled in at creation). */
 export function shippingInformationFor(l: LocationInfo): Record<string, string> {
   const a = l.address;
+  return { ...addressLines(a), additionalInformation: a.additionalShippingInformation ?? '' };
+}
+
+/** The address fields a location and a job's shippingInformation share (optional ones as empty strings, as Azure sends them). */
+function addressLines(a: LocationInfo['address']): Record<string, string> {
   return {
     recipientName: a.recipientName,
     streetAddress1: a.streetAddress1,
@@ -155,7 +153,6 @@ export function shippingInformationFor(l: LocationInfo): Record<string, string> 
     postalCode: a.postalCode,
     countryOrRegion: a.countryOrRegion,
     phone: a.phone,
-    additionalInformation: a.additionalShippingInformation ?? '',
   };
 }
 
