@@ -198,6 +198,7 @@ describe.runIf(url)('chaos: 2 api + 2 worker processes, SIGKILLed at random', ()
       await step(`ship ${s.name}`, async () => (await stateOf(s.name)) !== JobState.Creating, () => http('PATCH', `${jobPath(s.name)}?api-version=${API}`, {
         properties: { state: JobState.Shipping, returnAddress: RETURN_ADDRESS, deliveryPackage: { carrierName: 'FedEx', trackingNumber: `T${s.driveId}`, driveCount: 1, shipDate: '2026-11-25' } },
       }));
+      if (specs.indexOf(s) >= JOBS / 2) await bothKilled;
       await step(`receive ${s.name}`, async () => (await stateOf(s.name)) !== JobState.Shipping, () => http('POST', '/operator/packages', {
         carrier: 'FedEx', trackingNumber: `T${s.driveId}`, driveIds: [s.driveId],
       }));
@@ -223,6 +224,10 @@ describe.runIf(url)('chaos: 2 api + 2 worker processes, SIGKILLed at random', ()
       }));
     };
 
+    // The second half of the jobs is received only once an api and a worker have each been killed: on a fast idle
+    // machine the load could otherwise finish before the chaos loop has touched both roles.
+    let bothRolesKilled = () => {};
+    const bothKilled = new Promise<void>((resolve) => { bothRolesKilled = resolve; });
     let finished = 0;
     const queue = [...specs];
     const load = Promise.all(Array.from({ length: PARALLEL }, async () => {
@@ -248,9 +253,15 @@ describe.runIf(url)('chaos: 2 api + 2 worker processes, SIGKILLed at random', ()
       const up = (p: Proc) => p.child !== null && !restarting.has(p);
       const candidates = cluster.procs.filter((p) => up(p) && cluster.procs.some((q) => q !== p && q.role === p.role && up(q)));
       if (candidates.length === 0) continue;
-      const victim = candidates[Math.floor(Math.random() * candidates.length)];
+      // The role killed less often so far goes first (a random process of it), so both roles die early in every run,
+      // however fast the machine finishes the load.
+      const killsOf = (role: string) => kills.filter((k) => k.startsWith(role)).length;
+      const fewest = Math.min(...candidates.map((p) => killsOf(p.role)));
+      const pool = candidates.filter((p) => killsOf(p.role) === fewest);
+      const victim = pool[Math.floor(Math.random() * pool.length)];
       await cluster.kill(victim, 'SIGKILL');
       kills.push(`${victim.role}#${victim.slot}@${Math.round((Date.now() - started) / 1000)}s(${finished} done)`);
+      if (kills.some((k) => k.startsWith('api')) && kills.some((k) => k.startsWith('worker'))) bothRolesKilled();
       if (process.env.CHAOS_DEBUG) console.log(kills.at(-1), [...current.values()].join(', '));
       restarting.add(victim);
       restarts.push(cluster.start(victim).finally(() => restarting.delete(victim)));
