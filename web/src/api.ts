@@ -3,6 +3,8 @@
  * Authorization header — never in a URL, so it cannot leak through history, logs or Referer. Server-Sent Events are
  * read with fetch (EventSource cannot send headers).
  */
+import type { ReturnIssueKind } from '../../src/domain/custody.ts';
+
 export const API_VERSION = '2021-01-01';
 const KEY = 'sneakernet.session';
 
@@ -121,8 +123,49 @@ export interface JobResponse {
     logLevel?: string;
     driveList?: DriveStatus[];
     export?: Record<string, unknown>;
+    /** This service's extension of the ARM job (src/api/arm/serializers.ts). */
+    sneakernet?: JobExtension;
     [extra: string]: unknown;
   };
+  [extra: string]: unknown;
+}
+
+/** Drives damaged or lost in return shipping, as an operator recorded it (src/operator/jobs.ts recordReturnDamage). */
+export interface ReturnIssue {
+  kind: ReturnIssueKind;
+  driveIds: string[];
+  /** The blobs on those drives: export them again or download them. */
+  blobs: string[];
+  note: string;
+  recordedAt: string;
+  advice?: string;
+}
+
+/**
+ * The operators flagged the return address as wrong or missing (src/operator/jobs.ts flagReturnAddress). While it is
+ * open, `destroyDrivesAt` says when the drives are marked for secure destruction unless the customer PATCHes the
+ * address; once that passed, the timer sweep drops `destroyDrivesAt` and sets `expiredAt`.
+ */
+export interface ReturnAddressProblem {
+  flaggedAt: string;
+  note: string;
+  destroyDrivesAt?: string;
+  expiredAt?: string;
+}
+
+/** `properties.sneakernet` of Get Job: the facts Azure's shape has no place for. Absent lists are left out. */
+export interface JobExtension {
+  etag?: string;
+  version?: number;
+  stateReason?: { code?: string; message?: string } | null;
+  stateEnteredAt?: string;
+  returnIssues?: ReturnIssue[];
+  returnAddressProblem?: ReturnAddressProblem;
+  /** Drive ids to be securely destroyed because the owner could not be reached (stay listed once destroyed). */
+  drivesDueForDestruction?: string[];
+  /** Drive ids securely destroyed. */
+  destroyedDrives?: string[];
+  extraDrives?: string[];
   [extra: string]: unknown;
 }
 
