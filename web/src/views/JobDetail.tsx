@@ -9,6 +9,7 @@ import { UNFAULT_JOB_TARGETS, UNFAULT_DRIVE_TARGETS, FAULTABLE_JOB_STATES } from
 import { ApiFailure, call, driveLogSource, followSse, jobPath, normalizeEvent, withVersion, type DriveStatus, type JobEvent, type JobResponse } from '../api.ts';
 import { canWrite, isOperator, useSession } from '../App.tsx';
 import { DriveProgress, type DriveProgressData } from '../components/DriveProgress.tsx';
+import { JobNotices, revealDetails } from '../components/JobNotices.tsx';
 import { LifecycleDiagram } from '../components/LifecycleDiagram.tsx';
 import { LogTable, parseDriveLog, type ParsedLog } from '../components/LogTable.tsx';
 import { StateBadge } from '../components/StateBadge.tsx';
@@ -33,6 +34,10 @@ const DEADLINE_TEXT: Record<string, string> = {
   [DeadlineKind.CloseUnanswered]: 'This job will be closed {when} unless the package arrives or you answer the operators.',
   [DeadlineKind.DeleteFinished]: 'This job and its history will be deleted {when}.',
 };
+
+/** The customer's "fix the return address" form, which the return address notice opens. */
+const FIX_ADDRESS_ID = 'fix-return-address';
+const canFixReturnAddress = (state: string) => (FAULTABLE_JOB_STATES as string[]).includes(state) && state !== JobState.Creating;
 
 const ext = (job: JobResponse) => ((job.properties as Record<string, unknown>).sneakernet ?? {}) as Record<string, unknown>;
 
@@ -241,6 +246,11 @@ export function JobDetail({ resourceGroup, name }: { resourceGroup: string; name
         </span>
       </div>
       <ErrorLine error={error} />
+      <JobNotices
+        job={job}
+        onFixAddress={canWrite(session) && canFixReturnAddress(state) ? () => revealDetails(FIX_ADDRESS_ID) : undefined}
+        fixControls={FIX_ADDRESS_ID}
+      />
       <dl className="facts">
         <div><dt>Type</dt><dd>{p.jobType}</dd></div>
         <div><dt>State</dt><dd data-testid="job-state">{state}</dd></div>
@@ -419,8 +429,8 @@ function CustomerActions({ job, path, onDone }: { job: JobResponse; path: string
           <button type="submit">Mark as shipped</button>
         </form>
       )}
-      {(FAULTABLE_JOB_STATES as string[]).includes(state) && state !== JobState.Creating && (
-        <details>
+      {canFixReturnAddress(state) && (
+        <details id={FIX_ADDRESS_ID}>
           <summary>Fix the return address</summary>
           <form
             className="form"
