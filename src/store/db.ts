@@ -18,6 +18,8 @@ import { acquireDataDirLock, type DataDirLock } from './lock.ts';
 pg.types.setTypeParser(20, (v) => Number(v));
 
 export const EVENTS_CHANNEL = 'sneakernet_events';
+/** Where every write to jobs or drives is announced (see migration 0005); payloads start with the schema. */
+export const JOB_CHANGES_CHANNEL = 'sneakernet_job_changes';
 
 export interface Database {
   db: Kysely<Schema>;
@@ -26,8 +28,13 @@ export interface Database {
   pglite?: PGlite;
   /** NOTIFY channel for job events (per schema, so test suites sharing a server do not hear each other). */
   eventsChannel: string;
-  /** Subscribe to NOTIFYs on a channel; returns an unsubscribe function. Works on both drivers. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribe to NOTIFYs on a channel; returns an unsubscribe function. Works on both drivers. `onLost` is called
+   * once if the listening connection dies (PostgreSQL restarted, network cut): notifications may have been missed.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onLost?: () => void): Promise<() => Promise<void>>;
+  /** The schema the tables live in (as triggers see it in TG_TABLE_SCHEMA). */
+  schema: string;
   ping(): Promise<void>;
   migrationsCurrent(): Promise<boolean>;
   close(): Promise<void>;
@@ -80,6 +87,7 @@ async function openPGlite(dataDir: string): Promise<Database> {
     kind: 'pglite',
     pglite,
     eventsChannel: EVENTS_CHANNEL,
+    schema: 'public',
     async listen(channel, onPayload) {
       const unsub = await pglite.listen(channel, onPayload);
       return async () => unsub();
@@ -119,13 +127,24 @@ async function openPostgres(url: string, schema?: string): Promise<Database> {
     throw new DomainError('InvalidInput', `PostgreSQL at ${redactUrl(url)} does not answer: ${(e as Error).message}`);
   }
   const listeners = new Set<pg.Client>();
+  const { rows: [{ current }] } = await sql<{ current: string }>`select current_schema() as current`.execute(db);
   return {
     db,
     kind: 'postgres',
     eventsChannel: schema ? `${EVENTS_CHANNEL}_${schema}` : EVENTS_CHANNEL,
-    async listen(channel, onPayload) {
+    schema: current,
+    async listen(channel, onPayload, onLost) {
       const client = new pg.Client({ connectionString: url, options });
-      client.on('error', () => {});
+      let lost = false;
+      const dropped = () => {
+        if (lost || !listeners.has(client)) return;
+        lost = true;
+        listeners.delete(client);
+        client.end().catch(() => {});
+        onLost?.();
+      };
+      client.on('error', dropped);
+      client.on('end', dropped);
       await client.connect();
       client.on('notification', (n) => {
         if (n.channel === channel && n.payload !== undefined) onPayload(n.payload);

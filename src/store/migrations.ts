@@ -302,6 +302,42 @@ migrations['0004_jobs_due_order'] = statements(
   `drop index if exists jobs_due`,
 );
 
+/**
+ * Every write to jobs or drives, from any process or any code path (including set-based timer sweeps and plain SQL),
+ * announces which jobs changed on JOB_CHANGES_CHANNEL, so read caches in every API process can drop them. One
+ * NOTIFY per statement; payload `<schema>:<id>,<id>...`, or `<schema>:*` when a statement touched many jobs (the
+ * payload limit is 8,000 bytes). Delivered at commit, never for a rolled-back write.
+ */
+const changeTrigger = (table: 'jobs' | 'drives', idColumn: string) => {
+  const fn = `${table}_announce_changes`;
+  const ids = (rows: string) => `select ${idColumn} as id from ${rows}`;
+  return [
+    `create or replace function ${fn}() returns trigger language plpgsql as $$
+    declare
+      changed bigint[];
+    begin
+      if TG_OP = 'INSERT' then
+        select array_agg(distinct id) into changed from (${ids('new_rows')}) c;
+      elsif TG_OP = 'DELETE' then
+        select array_agg(distinct id) into changed from (${ids('old_rows')}) c;
+      else
+        select array_agg(distinct id) into changed from (${ids('new_rows')} union ${ids('old_rows')}) c;
+      end if;
+      if changed is null then
+        return null;
+      end if;
+      perform pg_notify('sneakernet_job_changes', TG_TABLE_SCHEMA || ':' ||
+        case when cardinality(changed) > 400 then '*' else array_to_string(changed, ',') end);
+      return null;
+    end $$`,
+    `create trigger ${table}_announce_inserts after insert on ${table} referencing new table as new_rows for each statement execute function ${fn}()`,
+    `create trigger ${table}_announce_updates after update on ${table} referencing new table as new_rows old table as old_rows for each statement execute function ${fn}()`,
+    `create trigger ${table}_announce_deletes after delete on ${table} referencing old table as old_rows for each statement execute function ${fn}()`,
+  ];
+};
+
+migrations['0005_announce_job_changes'] = statements(...changeTrigger('jobs', 'id'), ...changeTrigger('drives', 'job_id'));
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return migrations;

@@ -7,6 +7,7 @@ import { armHeaders, assertMayReadKeys, assertOwner, jobKey, subscriptionFor } f
 import { etagOf, readPrecondition } from './etag.ts';
 import { parseJobFilter } from './filter.ts';
 import { findJobWithDrives } from './job-reads.ts';
+import { JobReadCache, jobReadCache } from './job-read-cache.ts';
 import { bitLockerKeys, createOrReplaceJob, deleteJob, updateJob } from './job-service.ts';
 import type { LocationCatalog } from './locations.ts';
 import { decodeSkipToken, encodeSkipToken, nextLink, parseTop } from './paging.ts';
@@ -28,8 +29,11 @@ const etagHeader = { ETag: { description: "The job's version; send it back in If
 const errors = { default: { description: 'ARM error body.', schema: S.errorResponse } };
 const jobOk = (description: string) => ({ description, schema: S.jobResponse, headers: etagHeader });
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 export function jobsRoutes(ctx: App, catalog: LocationCatalog): RouteSpec[] {
   const store = ctx.store;
+  const cache = jobReadCache(ctx);
 
   const sendJob = (reply: FastifyReply, status: number, found: { job: Parameters<typeof jobToArm>[0]; drives: Parameters<typeof jobToArm>[1] }) =>
     armHeaders(reply).code(status).header('etag', etagOf(found.job.version)).send(jobToArm(found.job, found.drives));
@@ -77,9 +81,16 @@ export function jobsRoutes(ctx: App, catalog: LocationCatalog): RouteSpec[] {
       responses: { 200: jobOk('The job.'), ...errors },
       handler: async (req, reply) => {
         const { key } = jobKey(req);
+        const cacheKey = cache && JobReadCache.keyOf(key);
+        const hit = cacheKey ? cache!.get(cacheKey) : undefined;
+        if (hit) return armHeaders(reply).code(200).header('etag', hit.etag).type(JSON_TYPE).send(hit.body);
+        const ticket = cache?.ticket() ?? 0;
         const found = await findJobWithDrives(store, key);
         if (!found) throw new DomainError('NotFound', `The job '${key.name}' was not found in resource group '${key.resourceGroup}'.`);
-        return sendJob(reply, 200, found);
+        const etag = etagOf(found.job.version);
+        const body = String(armHeaders(reply).code(200).header('etag', etag).serialize(jobToArm(found.job, found.drives)));
+        if (cacheKey) cache!.set(cacheKey, ticket, { jobId: found.job.id, etag, body });
+        return reply.type(JSON_TYPE).send(body);
       },
     },
     {
