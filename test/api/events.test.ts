@@ -152,3 +152,38 @@ for (const driver of drivers) {
     });
   });
 }
+
+describe.runIf(process.env.DATABASE_URL)('job events when the LISTEN connection is lost [postgres]', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer('postgres');
+    await call(s, 'PUT', withApi(jobPath('lost1')), { body: importBody(['LL1']) });
+  });
+  afterAll(async () => s?.close());
+
+  it('open streams end (so clients resume with Last-Event-ID) and a new stream listens again and misses nothing', async () => {
+    const url = `${s.url}${withApi(jobPath('lost1') + '/events')}`;
+    const st = await openStream(url, s.tokens.owner);
+    const [created] = await st.waitFor(1);
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await c.connect();
+    try {
+      const killed = await c.query(`select pg_terminate_backend(pid) from pg_stat_activity where query = $1`, [`listen "${s.app.database.eventsChannel}"`]);
+      expect(killed.rowCount).toBe(1);
+    } finally {
+      await c.end();
+    }
+    const until = Date.now() + 5_000;
+    while (!st.ended && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(st.ended).toBe(true);
+    // Changed while no stream was open: the resumed stream sends it, then live ones again.
+    await call(s, 'PATCH', withApi(jobPath('lost1')), { body: { tags: { while: 'down' } } });
+    const again = await openStream(url, s.tokens.owner, { 'last-event-id': created.id! });
+    expect((await again.waitFor(1))[0].data.event).toBe('update');
+    await call(s, 'PATCH', withApi(jobPath('lost1')), { body: { tags: { after: 'relisten' } } });
+    const both = await again.waitFor(2);
+    expect(both.map((m) => m.data.event)).toEqual(['update', 'update']);
+    again.close();
+  });
+});

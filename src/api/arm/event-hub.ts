@@ -6,7 +6,8 @@
 import type { App } from '../../app.ts';
 import type { EventNotice } from '../../store/store.ts';
 
-type Listener = (n: EventNotice) => void;
+/** Called with each notice for the job, or with null once if the hub lost its LISTEN connection (notices may be missed). */
+type Listener = (n: EventNotice | null) => void;
 
 class EventHub {
   private readonly byJob = new Map<number, Set<Listener>>();
@@ -25,8 +26,11 @@ class EventHub {
           return;
         }
         for (const fn of this.byJob.get(Number(n.jobId)) ?? []) fn(n);
-      });
-    })();
+      }, () => this.lost());
+    })().catch((e) => {
+      this.starting = null;
+      throw e;
+    });
     return this.starting;
   }
 
@@ -39,6 +43,15 @@ class EventHub {
       set!.delete(fn);
       if (set!.size === 0) this.byJob.delete(jobId);
     };
+  }
+
+  /** Every stream is told, so it ends and its client resumes with Last-Event-ID; the next subscriber listens anew. */
+  private lost(): void {
+    this.unlisten = null;
+    this.starting = null;
+    const all = [...this.byJob.values()].flatMap((set) => [...set]);
+    this.byJob.clear();
+    for (const fn of all) fn(null);
   }
 
   async stop(): Promise<void> {

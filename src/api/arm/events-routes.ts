@@ -112,7 +112,8 @@ export function eventsRoutes(app: FastifyInstance, ctx: App): RouteSpec[] {
           return chain;
         };
 
-        if (follow) unsubscribe = await eventHub(ctx).subscribe(job.id, () => void schedule());
+        // A lost LISTEN connection ends the stream: the client reconnects with Last-Event-ID and misses nothing.
+        if (follow) unsubscribe = await eventHub(ctx).subscribe(job.id, (n) => (n ? void schedule() : end()));
         await schedule();
         if (!follow) return end();
         heartbeat = setInterval(() => {
