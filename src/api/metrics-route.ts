@@ -6,9 +6,10 @@ import { httpDuration, renderMetrics } from '../observability/metrics.ts';
 import { TokenRole } from '../store/tokens.ts';
 
 export function registerMetrics(app: FastifyInstance, ctx: App): void {
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
   });
   app.get('/metrics', async (req, reply) => {
     assertRole(principalOf(req), TokenRole.Operator);

@@ -39,6 +39,12 @@ export class TokenStore {
     return { token, info: { id, subscriptionId, role, label, createdAt: now, revokedAt: null } };
   }
 
+  /** The token's info if it was verified within TOKEN_CACHE_MS (no query), else undefined: call `verify`. */
+  verifiedRecently(token: string): TokenInfo | undefined {
+    const cached = this.verified.get(hashToken(token));
+    return cached && cached.until > Date.now() ? cached.info : undefined;
+  }
+
   async verify(token: string): Promise<TokenInfo | null> {
     const hash = hashToken(token);
     const cached = this.verified.get(hash);
