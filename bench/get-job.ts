@@ -39,15 +39,11 @@ interface Result {
 }
 
 /** autocannon in its own process, so the load generator does not share the server's event loop. */
-function load(url: string, headers: Record<string, string>, connections = CONNECTIONS, duration = DURATION): Promise<Result> {
-  const args = [AUTOCANNON, '-c', String(connections), '-d', String(duration), '-j', '--renderStatusCodes'];
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
-  args.push(url);
+function runAutocannon(nodeArgs: string[]): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.stderr.resume();
     child.on('close', (code) => {
       try {
         const j = JSON.parse(out);
@@ -59,28 +55,21 @@ function load(url: string, headers: Record<string, string>, connections = CONNEC
   });
 }
 
+function load(url: string, headers: Record<string, string>, connections = CONNECTIONS, duration = DURATION): Promise<Result> {
+  const args = [AUTOCANNON, '-c', String(connections), '-d', String(duration), '-j'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  return runAutocannon([...args, url]);
+}
+
 /** Like `load`, but each request asks for a random one of `count` jobs: `${prefix}${1…count}${suffix}`. */
 function loadRandom(base: string, prefix: string, suffix: string, count: number, headers: Record<string, string>): Promise<Result> {
-  const script = `
+  return runAutocannon(['-e', `
     const autocannon = require(${JSON.stringify(AUTOCANNON)});
     const path = () => ${JSON.stringify(prefix)} + (1 + Math.floor(Math.random() * ${count})) + ${JSON.stringify(suffix)};
     autocannon({
       url: ${JSON.stringify(base)}, connections: ${CONNECTIONS}, duration: ${DURATION}, headers: ${JSON.stringify(headers)},
       requests: [{ setupRequest: (req) => ({ ...req, path: path() }) }],
-    }, (err, r) => { if (err) { console.error(err); process.exit(1); } process.stdout.write(JSON.stringify(r)); });`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('close', (code) => {
-      try {
-        const j = JSON.parse(out);
-        resolve({ rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, non2xx: j.non2xx, errors: j.errors });
-      } catch (e) {
-        reject(new Error(`autocannon failed (${code}): ${out.slice(0, 500)} ${(e as Error).message}`));
-      }
-    });
-  });
+    }, (err, r) => { if (err) { console.error(err); process.exit(1); } process.stdout.write(JSON.stringify(r)); });`]);
 }
 
 async function seed(app: App, subscriptionId: string, count: number, rg: string): Promise<void> {
