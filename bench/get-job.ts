@@ -41,15 +41,17 @@ interface Result {
 /** autocannon in its own process, so the load generator does not share the server's event loop. */
 function runAutocannon(nodeArgs: string[]): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
     child.on('close', (code) => {
       try {
         const j = JSON.parse(out);
         resolve({ rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, non2xx: j.non2xx, errors: j.errors });
       } catch (e) {
-        reject(new Error(`autocannon failed (${code}): ${out.slice(0, 500)} ${(e as Error).message}`));
+        reject(new Error(`autocannon failed (${code}): ${out.slice(0, 500)} ${err} ${(e as Error).message}`));
       }
     });
   });
