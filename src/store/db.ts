@@ -88,9 +88,11 @@ async function openPGlite(dataDir: string): Promise<Database> {
     pglite,
     eventsChannel: EVENTS_CHANNEL,
     schema: 'public',
+    // PGlite is one session: a LISTEN sent while another caller's transaction is open would join that transaction
+    // (and vanish if it rolls back). Holding a Kysely connection keeps every transaction out meanwhile.
     async listen(channel, onPayload) {
-      const unsub = await pglite.listen(channel, onPayload);
-      return async () => unsub();
+      const unsub = await db.connection().execute(() => pglite.listen(channel, onPayload));
+      return () => db.connection().execute(() => unsub());
     },
     ping: async () => {
       await sql`select 1`.execute(db);
