@@ -45,6 +45,13 @@ export const leaseTakeovers = new client.Counter({
   registers: [registry],
 });
 
+export const getJobCache = new client.Counter({
+  name: 'sneakernet_get_job_cache_total',
+  help: 'Get Job answers served from the per-process cache (hit) or read from the database (miss)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
 let databaseGauges: ((app: App) => Promise<void>) | null = null;
 
 /** Registers the gauges read from the database at scrape time (once per process). */

@@ -8,6 +8,7 @@ import { etagOf, readPrecondition } from './etag.ts';
 import { parseJobFilter } from './filter.ts';
 import { findJobWithDrives } from './job-reads.ts';
 import { JobReadCache, jobReadCache } from './job-read-cache.ts';
+import { getJobCache } from '../../observability/metrics.ts';
 import { bitLockerKeys, createOrReplaceJob, deleteJob, updateJob } from './job-service.ts';
 import type { LocationCatalog } from './locations.ts';
 import { decodeSkipToken, encodeSkipToken, nextLink, parseTop } from './paging.ts';
@@ -30,6 +31,8 @@ const errors = { default: { description: 'ARM error body.', schema: S.errorRespo
 const jobOk = (description: string) => ({ description, schema: S.jobResponse, headers: etagHeader });
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const cacheHits = getJobCache.labels('hit');
+const cacheMisses = getJobCache.labels('miss');
 
 export function jobsRoutes(ctx: App, catalog: LocationCatalog): RouteSpec[] {
   const store = ctx.store;
@@ -83,7 +86,11 @@ export function jobsRoutes(ctx: App, catalog: LocationCatalog): RouteSpec[] {
         const { key } = jobKey(req);
         const cacheKey = cache && JobReadCache.keyOf(key);
         const hit = cacheKey ? cache!.get(cacheKey) : undefined;
-        if (hit) return armHeaders(reply).code(200).header('etag', hit.etag).type(JSON_TYPE).send(hit.body);
+        if (hit) {
+          cacheHits.inc();
+          return armHeaders(reply).code(200).header('etag', hit.etag).type(JSON_TYPE).send(hit.body);
+        }
+        if (cacheKey) cacheMisses.inc();
         const ticket = cache?.ticket() ?? 0;
         const found = await findJobWithDrives(store, key);
         if (!found) throw new DomainError('NotFound', `The job '${key.name}' was not found in resource group '${key.resourceGroup}'.`);
