@@ -151,6 +151,13 @@ type TimerOutcome = 'alerted' | 'closed' | 'skipped';
 type Cursor = { at: Date; id: number } | null;
 
 /**
+ * Rows after the cursor in (deadline_at, id) order, as a row comparison: the index scan starts at the cursor.
+ * (Spelled `deadline_at > x or (deadline_at = x and id > y)` it was a filter, and each batch read again every due
+ * row before its cursor: quadratic in the number due.)
+ */
+const afterCursor = (c: NonNullable<Cursor>) => sql<boolean>`(deadline_at, id) > (${c.at.toISOString()}::timestamptz, ${c.id}::bigint)`;
+
+/**
  * Claims a batch of due jobs under FOR UPDATE SKIP LOCKED and applies them in the same transaction: a warning
  * first for a warned deadline nobody was warned about yet (time jumped, or the sweep ran late: the customer still
  * hears before the action, in the same commit), then the deletable jobs deleted in bulk, the others changed through
@@ -160,7 +167,7 @@ type Cursor = { at: Date; id: number } | null;
 async function claimJobBatch(store: Store, now: Date, limit: number, after: Cursor) {
   return inTx(store, async (tx) => {
     let q = tx.selectFrom('jobs').selectAll().where('deadline_at', '<=', now);
-    if (after) q = q.where((eb) => eb.or([eb('deadline_at', '>', after.at), eb.and([eb('deadline_at', '=', after.at), eb('id', '>', after.id)])]));
+    if (after) q = q.where(afterCursor(after));
     const rows = await q.orderBy('deadline_at').orderBy('id').limit(limit).forUpdate().skipLocked().execute();
     const unwarned = rows.filter((row) => needsWarning(row));
     const toDelete = rows.filter((row) => row.deadline_kind && DELETE_KINDS[row.deadline_kind]?.includes(row.state as JobState));
@@ -303,7 +310,8 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 async function applyChangesInTx(store: Store, tx: Tx, now: Date, rows: JobRow[]) {
   const out = { alerted: 0, closed: 0, skipped: 0, untouched: [] as number[] };
   const ids = rows.map((r) => Number(r.id));
-  const driveRows = await tx.selectFrom('drives').selectAll().where('job_id', 'in', ids).orderBy('job_id').orderBy('position').orderBy('drive_id').execute();
+  // One array parameter, not a thousand.
+  const driveRows = await tx.selectFrom('drives').selectAll().where('job_id', '=', sql<number>`any(${ids}::bigint[])`).orderBy('job_id').orderBy('position').orderBy('drive_id').execute();
   const drivesOf = new Map<number, DriveRecord[]>();
   for (const d of driveRows) {
     const rec = driveFromRow(d as DriveRow);
@@ -387,39 +395,39 @@ async function applyChangesInTx(store: Store, tx: Tx, now: Date, rows: JobRow[])
       where drives.job_id = v.job_id and drives.drive_id = v.drive_id`.execute(tx);
   }
 
-  // Event ids are taken from the sequence first, so each outbox row names its event and each job's events keep
-  // their order; then one statement writes the events and their outbox rows (as the store's insertEvents does).
-  const lastEventOf = new Map<number, { subscriptionId: string; id: number }>();
+  // One statement takes the event ids from the sequence (sorted, so each job's events keep their order), writes the
+  // events and their outbox rows (as the store's insertEvents does) and answers each job's last event id. Each
+  // payload is sent once and read by both inserts: the event columns are its fields, the outbox payload is itself
+  // plus eventId (before, the payload went as a second, escaped copy of the event and the ids took their own trip).
+  const lastEventOf: Array<{ jobId: number; subscriptionId: string; id: number }> = [];
   if (events.length > 0) {
-    const seq = await sql<{ id: string }>`select nextval(pg_get_serial_sequence('job_events', 'id')) as id from generate_series(1, ${events.length}::int)`.execute(tx);
-    const eventIds = seq.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
-    const evRows = events.map(({ jobId, subscriptionId, e }, i) => {
-      const id = eventIds[i];
-      lastEventOf.set(jobId, { subscriptionId, id });
-      return {
-        id, job_id: jobId, subscription_id: subscriptionId, drive_id: e.driveId, event: e.event, from_state: e.fromState, to_state: e.toState,
-        actor: e.actor, actor_id: e.actorId, reason_code: e.reasonCode, message: e.message,
-        data: e.data === undefined ? null : JSON.stringify(e.data),
-        payload: JSON.stringify({ eventId: id, ...e, at: now }),
-      };
-    });
-    await sql`
-      with v as (
-        select * from jsonb_to_recordset(${JSON.stringify(evRows)}::jsonb) as v(id bigint, job_id bigint, subscription_id text, drive_id text,
-          event text, from_state text, to_state text, actor text, actor_id text, reason_code text, message text, data text, payload text)
+    const subscriptionOf = new Map(events.map(({ jobId, subscriptionId }) => [jobId, subscriptionId]));
+    const evRows = events.map(({ jobId, subscriptionId, e }, i) => ({ ord: i + 1, job_id: jobId, subscription_id: subscriptionId, p: { ...e, at: now } }));
+    const last = await sql<{ job_id: string; id: string }>`
+      with ids as (
+        select array_agg(n order by n) as a
+        from (select nextval(pg_get_serial_sequence('job_events', 'id')) as n from generate_series(1, ${events.length}::int)) s
+      ), v as (
+        select ids.a[e.ord] as id, e.job_id, e.subscription_id, e.p
+        from ids, jsonb_to_recordset(${JSON.stringify(evRows)}::jsonb) as e(ord integer, job_id bigint, subscription_id text, p jsonb)
       ), ev as (
         insert into job_events (id, job_id, subscription_id, drive_id, event, from_state, to_state, actor, actor_id, reason_code, message, data, at, request_id)
-        select id, job_id, subscription_id, drive_id, event, from_state, to_state, actor, actor_id, reason_code, message, data::jsonb, ${at}::timestamptz, ${requestId}
+        select id, job_id, subscription_id, p->>'driveId', p->>'event', p->>'fromState', p->>'toState', p->>'actor', p->>'actorId',
+          p->>'reasonCode', p->>'message', p->'data', ${at}::timestamptz, ${requestId}
         from v
+      ), ob as (
+        insert into outbox (event_id, subscription_id, job_id, topic, payload, created_at, request_id)
+        select id, subscription_id, job_id, 'job.' || (p->>'event'), p || jsonb_build_object('eventId', id), ${at}::timestamptz, ${requestId}
+        from v order by id
       )
-      insert into outbox (event_id, subscription_id, job_id, topic, payload, created_at, request_id)
-      select id, subscription_id, job_id, 'job.' || event, payload::jsonb, ${at}::timestamptz, ${requestId} from v order by id`.execute(tx);
+      select job_id, max(id) as id from v group by job_id order by min(id)`.execute(tx);
+    for (const r of last.rows) lastEventOf.push({ jobId: Number(r.job_id), subscriptionId: subscriptionOf.get(Number(r.job_id))!, id: Number(r.id) });
   }
 
   if (tasks.length > 0) await openTasks(tx, now, tasks);
 
-  if (lastEventOf.size > 0) {
-    const notices = [...lastEventOf].map(([jobId, { subscriptionId, id }]) => JSON.stringify({ jobId, subscriptionId, lastEventId: id }));
+  if (lastEventOf.length > 0) {
+    const notices = lastEventOf.map(({ jobId, subscriptionId, id }) => JSON.stringify({ jobId, subscriptionId, lastEventId: id }));
     await sql`select pg_notify(${store.database.eventsChannel}, n) from jsonb_array_elements_text(${JSON.stringify(notices)}::jsonb) as n`.execute(tx);
   }
   return out;
@@ -469,7 +477,7 @@ async function warnBatch(store: Store, now: Date, limit: number, after: Cursor) 
       .where('deadline_at', '>', now)
       .where('deadline_kind', 'in', [...WARNED_DEADLINES])
       .where(sql<boolean>`deadline_warned_at is distinct from deadline_at`);
-    if (after) q = q.where((eb) => eb.or([eb('deadline_at', '>', after.at), eb.and([eb('deadline_at', '=', after.at), eb('id', '>', after.id)])]));
+    if (after) q = q.where(afterCursor(after));
     const rows = await q.orderBy('deadline_at').orderBy('id').limit(limit).forUpdate().skipLocked().execute();
     if (rows.length === 0) return { warned: 0, claimed: 0, last: null };
     const last = { at: toDate(rows[rows.length - 1].deadline_at), id: Number(rows[rows.length - 1].id) };
