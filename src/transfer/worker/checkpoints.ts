@@ -62,9 +62,15 @@ export class CheckpointBatcher {
 
   /** Resolves once the record is committed. */
   putNow(key: string, status: string, detail: unknown): Promise<void> {
+    return this.putManyNow([{ key, status, detail }]);
+  }
+
+  /** Resolves once every record is committed (in one batch, with any others waiting). */
+  putManyNow(rows: Row[]): Promise<void> {
     this.check();
+    if (rows.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.now.rows.push({ key, status, detail });
+      this.now.rows.push(...rows);
       this.now.waiters.push({ resolve, reject });
       if (!this.nowRunning) this.nowRunning = this.runNow();
     });

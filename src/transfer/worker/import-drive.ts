@@ -68,22 +68,37 @@ async function readSmall(file: string, length: number): Promise<Buffer> {
   }
 }
 
-/** Manifest entries with their index and checkpoint, the checkpoints fetched a window at a time. */
-async function* withCheckpoints<D>(
+/** Manifest entries with their index and checkpoint, a window at a time (one checkpoint query per window). */
+async function* windowsWithCheckpoints<D>(
   entries: AsyncIterable<ManifestBlobEntry>, lookup: (keys: string[]) => Promise<Map<string, CheckpointRow<D>>>,
-): AsyncGenerator<{ e: ManifestBlobEntry; index: number; prev: CheckpointRow<D> | null }> {
+): AsyncGenerator<{ e: ManifestBlobEntry; index: number; prev: CheckpointRow<D> | null }[]> {
   let window: { e: ManifestBlobEntry; index: number }[] = [];
   let index = 0;
-  const drain = async function* () {
+  const drain = async () => {
     const rows = await lookup(window.map((w) => entryKey(w.index)));
-    for (const w of window) yield { ...w, prev: rows.get(entryKey(w.index)) ?? null };
+    const out = window.map((w) => ({ ...w, prev: rows.get(entryKey(w.index)) ?? null }));
     window = [];
+    return out;
   };
   for await (const e of entries) {
     window.push({ e, index: index++ });
-    if (window.length >= LOOKUP_WINDOW) yield* drain();
+    if (window.length >= LOOKUP_WINDOW) yield await drain();
   }
-  yield* drain();
+  if (window.length > 0) yield await drain();
+}
+
+/** Where a blob goes and why: decided once, before anything is written, and kept in its "writing" intent. */
+interface TargetPlan {
+  target: string;
+  dStatus: ImportDispositionStatus;
+}
+
+/** Runs `fn` over `items`, at most `n` at once. */
+async function eachLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (i < items.length) await fn(items[i++]);
+  }));
 }
 
 /** Splits "container/name" (the manifest's BlobPath); the name may be empty only for an invalid path. */
@@ -237,7 +252,67 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
   const record = (key: string, status: string, detail: unknown) =>
     status === EntryStatus.Writing ? batcher.putNow(key, status, detail) : batcher.putLater(key, status, detail);
 
-  const copyEntry = async (e: ManifestBlobEntry, index: number, prev: CheckpointRow<EntryDone & EntryWriting> | null): Promise<void> => {
+  const decideTarget = async (container: string, name: string, disposition: NonNullable<ManifestBlobEntry['importDisposition']>): Promise<TargetPlan> => {
+    const exists = await backend.exists(container, name);
+    let target = name;
+    const dStatus: ImportDispositionStatus = exists ? (disposition === 'overwrite' ? 'Overwritten' : disposition === 'no-overwrite' ? 'Skipped' : 'Renamed') : 'Created';
+    if (dStatus === 'Renamed') {
+      let n = 2;
+      while (await backend.exists(container, renamedBlobName(name, n))) n++;
+      target = renamedBlobName(name, n);
+    }
+    return { target, dStatus };
+  };
+
+  // Blob names ("container/name") that entries in flight write or may write: a window plan never decides for
+  // them ahead (their outcome is not known yet); such an entry decides under its lock, as it runs.
+  const busy = new Map<string, number>();
+  const hold = (k: string) => busy.set(k, (busy.get(k) ?? 0) + 1);
+  const release = (k: string) => {
+    const n = (busy.get(k) ?? 1) - 1;
+    if (n === 0) busy.delete(k);
+    else busy.set(k, n);
+  };
+
+  /**
+   * Decides the targets of a window's fresh entries up front and commits all their intents in one statement (one
+   * round trip instead of one per blob); entries that share a name with another in the window or in flight, or
+   * whose path is invalid, are left to decide as they run.
+   */
+  const planWindow = async (window: { e: ManifestBlobEntry; prev: CheckpointRow<EntryWriting> | null; index: number }[]): Promise<Map<number, TargetPlan>> => {
+    const plans = new Map<number, TargetPlan>();
+    const seen = new Set<string>();
+    const fresh: { index: number; container: string; name: string; disposition: NonNullable<ManifestBlobEntry['importDisposition']> }[] = [];
+    for (const { e, prev, index } of window) {
+      const { container, name } = splitBlobPath(e.blobPath);
+      const k = `${container}/${name}`;
+      const taken = seen.has(k) || busy.has(k);
+      seen.add(k);
+      if (prev?.status === EntryStatus.Writing) seen.add(`${container}/${prev.detail.target}`);
+      if (prev || taken || e.pathError || name === '') continue;
+      try { assertContainerName(container); } catch { continue; }
+      fresh.push({ index, container, name, disposition: e.importDisposition ?? 'rename' });
+    }
+    const found = new Map<number, TargetPlan | null>();
+    await eachLimit(fresh, 8, async (f) => {
+      // A name the store refuses (or any failure) is left to the entry itself, which logs it.
+      found.set(f.index, await decideTarget(f.container, f.name, f.disposition).catch(() => null));
+    });
+    const intents: { key: string; status: string; detail: EntryWriting }[] = [];
+    for (const f of fresh) {
+      const plan = found.get(f.index);
+      if (!plan) continue;
+      const k = `${f.container}/${plan.target}`;
+      if (plan.target !== f.name && (seen.has(k) || busy.has(k))) continue; // a renamed target another entry may write
+      seen.add(k);
+      plans.set(f.index, plan);
+      if (plan.dStatus !== 'Skipped') intents.push({ key: entryKey(f.index), status: EntryStatus.Writing, detail: { target: plan.target, disposition: plan.dStatus } });
+    }
+    await batcher.putManyNow(intents);
+    return plans;
+  };
+
+  const copyEntry = async (e: ManifestBlobEntry, index: number, prev: CheckpointRow<EntryDone & EntryWriting> | null, planned?: TargetPlan): Promise<void> => {
     const key = entryKey(index);
     if (prev && prev.status !== EntryStatus.Writing) return; // finished by an earlier run
     const chunks = e.pageRanges ?? e.blocks ?? [];
@@ -291,119 +366,136 @@ export async function importDrive(t: DriveTask, job: JobRecord, drive: DriveReco
     const propsOk = await side(e.effectivePropertiesPath, !!e.propertiesPath, 'properties');
     if (!metaOk || !propsOk) return fail('CompletedWithErrors');
 
-    await locks.run(e.blobPath, async () => {
-      try {
-        assertContainerName(container);
-        if (name === '') throw new TransferError('FileNameInvalid', `Blob path ${JSON.stringify(e.blobPath)} names no blob`);
-        if (!ensured.has(container)) {
-          await backend.ensureContainer(container);
-          ensured.add(container);
-        }
-        // Decide the target once and remember it: a resumed copy writes to the same name with the same outcome.
-        let target: string;
-        let dStatus: ImportDispositionStatus;
-        if (prev?.status === EntryStatus.Writing) {
-          target = prev.detail.target;
-          dStatus = prev.detail.disposition;
-        } else {
-          const exists = await backend.exists(container, name);
-          target = name;
-          dStatus = exists ? (disposition === 'overwrite' ? 'Overwritten' : disposition === 'no-overwrite' ? 'Skipped' : 'Renamed') : 'Created';
-          if (dStatus === 'Renamed') {
-            let n = 2;
-            while (await backend.exists(container, renamedBlobName(name, n))) n++;
-            target = renamedBlobName(name, n);
+    let holding: string | null = null;
+    try {
+      await locks.run(e.blobPath, async () => {
+        try {
+          assertContainerName(container);
+          if (name === '') throw new TransferError('FileNameInvalid', `Blob path ${JSON.stringify(e.blobPath)} names no blob`);
+          if (!ensured.has(container)) {
+            await backend.ensureContainer(container);
+            ensured.add(container);
           }
-          if (dStatus !== 'Skipped') await record(key, EntryStatus.Writing, { target, disposition: dStatus } satisfies EntryWriting);
-        }
-        log.importDisposition = { value: disposition, status: dStatus };
-        log.blobPath = `${container}/${target}`;
-        if (dStatus === 'Skipped') {
-          setChunks(chunks.map(() => 'Completed'));
-          counts.objectsSkipped++;
-          await record(key, EntryStatus.Skipped, { bytes: 0, warn: true, overwrite: false, log } satisfies EntryDone);
-          return;
-        }
-        // Every chunk's MD5 is checked against the manifest as the bytes go by; the whole content's MD5 is hashed
-        // once, by the verifier (one chunk, or chunks that do not cover the file) or else by the blob store.
-        const verifier = new ChunkVerifier(chunks, e.length, { wholeMd5: false });
-        const blobType = e.pageRanges ? 'PageBlob' : 'BlockBlob';
-        let result: ReturnType<ChunkVerifier['finish']> | undefined;
-        let moved = 0;
-        let put: Awaited<ReturnType<BlobBackend['putStream']>>;
-        if (e.length <= SMALL_FILE_BYTES) {
-          // Small file: one read, verify, one put of the verified buffer.
-          let buf: Buffer;
-          try {
-            buf = await readSmall(filePath, e.length);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
-            throw err;
+          // Decide the target once and remember it: a resumed copy writes to the same name with the same outcome.
+          let target: string;
+          let dStatus: ImportDispositionStatus;
+          if (prev?.status === EntryStatus.Writing) {
+            target = prev.detail.target;
+            dStatus = prev.detail.disposition;
+          } else if (planned) {
+            ({ target, dStatus } = planned); // its intent was committed with its window's
+          } else {
+            ({ target, dStatus } = await decideTarget(container, name, disposition));
+            if (dStatus !== 'Skipped') await record(key, EntryStatus.Writing, { target, disposition: dStatus } satisfies EntryWriting);
           }
-          verifier.update(buf);
-          result = verifier.finish();
-          setChunks(result.statuses);
-          if (!result.ok) return fail('CompletedWithErrors');
-          try {
-            put = await backend.putStream(container, target, [buf], {
-              blobType, metadata, properties, deferSync: true,
-              ...(result.md5Base64 !== undefined ? { contentMd5: result.md5Base64, contentMd5Verified: true } : {}),
-            });
-          } catch (err) {
-            if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
-            throw err;
+          if (target !== name) {
+            hold(`${container}/${target}`);
+            holding = `${container}/${target}`;
           }
-          moved = buf.length;
-          progress.moved(moved);
-        } else {
-          const source = createReadStream(filePath, { highWaterMark: 1024 * 1024 });
-          const tap = verifier.tap((r) => (result = r), (n) => {
-            moved += n;
-            progress.moved(n);
-          });
-          source.on('error', (err) => tap.destroy(err));
-          try {
-            put = await backend.putStream(container, target, source.pipe(tap), { blobType, metadata, properties, deferSync: true });
-          } catch (err) {
-            source.destroy();
-            if (result && !result.ok) {
-              setChunks(result.statuses);
-              return fail('CompletedWithErrors');
+          log.importDisposition = { value: disposition, status: dStatus };
+          log.blobPath = `${container}/${target}`;
+          if (dStatus === 'Skipped') {
+            setChunks(chunks.map(() => 'Completed'));
+            counts.objectsSkipped++;
+            await record(key, EntryStatus.Skipped, { bytes: 0, warn: true, overwrite: false, log } satisfies EntryDone);
+            return;
+          }
+          // Every chunk's MD5 is checked against the manifest as the bytes go by; the whole content's MD5 is hashed
+          // once, by the verifier (one chunk, or chunks that do not cover the file) or else by the blob store.
+          const verifier = new ChunkVerifier(chunks, e.length, { wholeMd5: false });
+          const blobType = e.pageRanges ? 'PageBlob' : 'BlockBlob';
+          let result: ReturnType<ChunkVerifier['finish']> | undefined;
+          let moved = 0;
+          let put: Awaited<ReturnType<BlobBackend['putStream']>>;
+          if (e.length <= SMALL_FILE_BYTES) {
+            // Small file: one read, verify, one put of the verified buffer.
+            let buf: Buffer;
+            try {
+              buf = await readSmall(filePath, e.length);
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
+              throw err;
             }
-            if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
-            throw err;
+            verifier.update(buf);
+            result = verifier.finish();
+            setChunks(result.statuses);
+            if (!result.ok) return fail('CompletedWithErrors');
+            try {
+              put = await backend.putStream(container, target, [buf], {
+                blobType, metadata, properties, deferSync: true,
+                ...(result.md5Base64 !== undefined ? { contentMd5: result.md5Base64, contentMd5Verified: true } : {}),
+              });
+            } catch (err) {
+              if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
+              throw err;
+            }
+            moved = buf.length;
+            progress.moved(moved);
+          } else {
+            const source = createReadStream(filePath, { highWaterMark: 1024 * 1024 });
+            const tap = verifier.tap((r) => (result = r), (n) => {
+              moved += n;
+              progress.moved(n);
+            });
+            source.on('error', (err) => tap.destroy(err));
+            try {
+              put = await backend.putStream(container, target, source.pipe(tap), { blobType, metadata, properties, deferSync: true });
+            } catch (err) {
+              source.destroy();
+              if (result && !result.ok) {
+                setChunks(result.statuses);
+                return fail('CompletedWithErrors');
+              }
+              if (isBlobError(err) || isTransferError(err) || (err as NodeJS.ErrnoException)?.code) return fail(blobStatusFor(err));
+              throw err;
+            }
           }
+          // Per blob: what the store took in must be what we read and verified (size, and MD5 where both know it).
+          setChunks(result!.statuses);
+          if (!result!.ok || put.size !== result!.size || (result!.md5Base64 !== undefined && put.md5 !== result!.md5Base64)) {
+            return fail('BlobRequestFailed');
+          }
+          counts.objectsSucceeded++;
+          counts.bytesSucceeded += moved;
+          await record(key, EntryStatus.Ok, { bytes: moved, warn: dStatus !== 'Created', overwrite: dStatus === 'Overwritten', log } satisfies EntryDone);
+        } catch (err) {
+          if (err instanceof LeaseLost) throw err;
+          if (isBlobError(err) || isTransferError(err)) return fail(blobStatusFor(err));
+          throw err;
         }
-        // Per blob: what the store took in must be what we read and verified (size, and MD5 where both know it).
-        setChunks(result!.statuses);
-        if (!result!.ok || put.size !== result!.size || (result!.md5Base64 !== undefined && put.md5 !== result!.md5Base64)) {
-          return fail('BlobRequestFailed');
-        }
-        counts.objectsSucceeded++;
-        counts.bytesSucceeded += moved;
-        await record(key, EntryStatus.Ok, { bytes: moved, warn: dStatus !== 'Created', overwrite: dStatus === 'Overwritten', log } satisfies EntryDone);
-      } catch (err) {
-        if (err instanceof LeaseLost) throw err;
-        if (isBlobError(err) || isTransferError(err)) return fail(blobStatusFor(err));
-        throw err;
-      }
-    });
+      });
+    } finally {
+      if (holding) release(holding);
+    }
   };
 
   let fatal: unknown;
   const running = new Set<Promise<void>>();
-  const entries = withCheckpoints<EntryDone & EntryWriting>(
+  const windows = windowsWithCheckpoints<EntryDone & EntryWriting>(
     readManifestEntries(manifestPath, { expectedDriveId: drive.driveId }), (keys) => getCheckpoints(db, claim, keys));
-  for await (const { e, index: i, prev } of entries) {
+  copying: for await (const window of windows) {
     if (fatal || t.signal.aborted) break;
-    if (prev && prev.status !== EntryStatus.Writing) continue; // finished by an earlier run
-    const p: Promise<void> = copyEntry(e, i, prev)
-      .then(() => progress.tick())
-      .then(() => (t.options.blobDelayMs ? new Promise<void>((r) => setTimeout(r, t.options.blobDelayMs)) : undefined))
-      .catch((err) => { fatal ??= err; })
-      .finally(() => running.delete(p));
-    running.add(p);
-    if (running.size >= t.options.blobConcurrency) await Promise.race(running);
+    const todo = window.filter((w) => !w.prev || w.prev.status === EntryStatus.Writing); // the rest finished earlier
+    let plans: Map<number, TargetPlan>;
+    try {
+      plans = await planWindow(todo);
+    } catch (err) {
+      fatal ??= err;
+      break;
+    }
+    for (const { e, index: i, prev } of todo) {
+      if (fatal || t.signal.aborted) break copying;
+      const { container, name } = splitBlobPath(e.blobPath);
+      const blobKey = `${container}/${name}`;
+      hold(blobKey);
+      const p: Promise<void> = copyEntry(e, i, prev, plans.get(i))
+        .then(() => progress.tick())
+        .then(() => (t.options.blobDelayMs ? new Promise<void>((r) => setTimeout(r, t.options.blobDelayMs)) : undefined))
+        .catch((err) => { fatal ??= err; })
+        .finally(() => { release(blobKey); running.delete(p); });
+      running.add(p);
+      if (running.size >= t.options.blobConcurrency) await Promise.race(running);
+    }
   }
   await Promise.all(running);
   // Commit the outcomes still queued (after the store's sync), even when stopping: less to redo.
