@@ -2,7 +2,8 @@
  * Data-plane benchmarks (not timed tests). Run:
  *   node --import tsx bench/transfer.ts [--mixed-mb 2000] [--big-mb 4096] [--skip-azurite] [--db pglite|postgres]
  * 1. mixed tree (3000 small files + 4 large ones) imported to the local backend with MD5 verification, next to
- *    `cp -r` of the same tree to the same disk (+ sync), in the same run; the ratio is printed;
+ *    `cp -r` of the same tree to the same disk (+ sync), in the same run; the ratio is printed, and the CPU seconds
+ *    (user+sys) each side spent, which a loaded machine does not skew the way it skews wall time;
  * 2. the import of one big file, with the peak RSS (VmHWM) of the process that copies;
  * 3. the mixed import to Azurite (Azurite is the ceiling there).
  * Every import runs in a child process of its own (this file with `--child`), which opens the database (PostgreSQL
@@ -11,7 +12,7 @@
  * /proc/self/status VmHWM. The drive folders are prepared here first (not timed).
  * Needs about 4× the sizes in free space under the temp dir; the sizes scale down with the flags.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -25,7 +26,7 @@ const arg = (name: string, dflt: string) => {
 const MB = 1024 * 1024;
 
 interface ChildSpec { driver: 'pglite' | 'postgres'; root: string; driveId: string; manifestHash: string; backend: { kind: 'local'; dir: string } | { kind: 'azure'; connectionString: string } }
-interface ChildResult { secs: number; bytes: number; blobs: number; state: string; vmHwmKiB: number; vmHwmBeforeCopyKiB: number }
+interface ChildResult { secs: number; cpuSecs: number; bytes: number; blobs: number; state: string; vmHwmKiB: number; vmHwmBeforeCopyKiB: number }
 
 async function vmHwmKiB(): Promise<number> {
   const s = await fsp.readFile('/proc/self/status', 'utf8').catch(() => '');
@@ -52,10 +53,12 @@ async function child(spec: ChildSpec): Promise<void> {
     // Reset the high-water mark (Linux): VmHWM then tells the peak while copying, not while starting up.
     await fsp.writeFile('/proc/self/clear_refs', '5').catch(() => {});
     const t = performance.now();
+    const cpu0 = process.cpuUsage();
     await worker(store, spec.root, { progressIntervalMs: 1000 }).drain();
     const secs = (performance.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const d = (await store.getDrives(job.id))[0];
-    const out: ChildResult = { secs, bytes: d.bytesSucceeded, blobs: d.objectsSucceeded, state: d.state, vmHwmKiB: await vmHwmKiB(), vmHwmBeforeCopyKiB: before };
+    const out: ChildResult = { secs, cpuSecs: (cpu.user + cpu.system) / 1e6, bytes: d.bytesSucceeded, blobs: d.objectsSucceeded, state: d.state, vmHwmKiB: await vmHwmKiB(), vmHwmBeforeCopyKiB: before };
     process.stdout.write(`RESULT ${JSON.stringify(out)}\n`);
   } finally {
     await database.close();
@@ -129,11 +132,21 @@ async function main(): Promise<void> {
   };
   const report = (label: string, r: ChildResult) => {
     const mbps = r.bytes / MB / r.secs;
-    console.log(`${label}: ${r.blobs} blobs, ${(r.bytes / MB).toFixed(0)} MiB in ${r.secs.toFixed(1)} s = ${mbps.toFixed(0)} MiB/s (${r.state}); ` +
+    console.log(`${label}: ${r.blobs} blobs, ${(r.bytes / MB).toFixed(0)} MiB in ${r.secs.toFixed(1)} s = ${mbps.toFixed(0)} MiB/s (${r.state}), CPU ${r.cpuSecs.toFixed(1)} s (user+sys, all threads); ` +
       `copying process: peak RSS during the copy ${(r.vmHwmKiB / 1024).toFixed(0)} MiB (VmHWM; ${(r.vmHwmBeforeCopyKiB / 1024).toFixed(0)} MiB at start-up)`);
     return mbps;
   };
 
+  // cp -r of `from` to `to`, then sync: wall seconds and the CPU seconds (user+sys) of cp and sync. On a loaded
+  // machine the wall ratio swings with the neighbours; the CPU each side needs for the same tree does not.
+  const cpTree = (from: string, to: string): { secs: number; cpuSecs: number } => {
+    const t0 = performance.now();
+    const r = spawnSync('bash', ['-c', 'TIMEFORMAT="%U %S"; time (cp -r "$0" "$1" && sync)', from, to], { encoding: 'utf8' });
+    const secs = (performance.now() - t0) / 1000;
+    const times = /([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+    if (r.status !== 0 || !times) throw new Error(`cp -r failed: ${r.stderr}`);
+    return { secs, cpuSecs: Number(times[1]) + Number(times[2]) };
+  };
   const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'sn-bench-'));
   try {
     console.log(`# bench/transfer — ${MIXED_MB} MiB mixed, ${BIG_MB} MiB single file, database ${driver}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, temp ${base}`);
@@ -142,24 +155,20 @@ async function main(): Promise<void> {
     const prep = await prepare(base, 'BENCHMIX', [`${src}/,bench/`]);
     // cp -r of the same tree to the same disk (+ sync: the import makes its blobs durable too).
     execFileSync('sync');
-    let t = performance.now();
-    execFileSync('cp', ['-r', src, path.join(base, 'cp-copy')]);
-    execFileSync('sync');
-    const cpSecs = (performance.now() - t) / 1000;
-    const cpMbps = MIXED_MB / cpSecs;
-    console.log(`cp -r (+sync): ${cpMbps.toFixed(0)} MiB/s (${cpSecs.toFixed(1)} s)`);
+    const cp1 = cpTree(src, path.join(base, 'cp-copy'));
+    const cpMbps = MIXED_MB / cp1.secs;
+    console.log(`cp -r (+sync): ${cpMbps.toFixed(0)} MiB/s (${cp1.secs.toFixed(1)} s), CPU ${cp1.cpuSecs.toFixed(1)} s (user+sys)`);
     await fsp.rm(path.join(base, 'cp-copy'), { recursive: true });
     execFileSync('sync');
     const local = await runChild({ driver, root: base, driveId: 'BENCHMIX', manifestHash: prep.manifestHash, backend: { kind: 'local', dir: path.join(base, 'blobs1') } });
     const mbps = report('import → local backend (MD5 per block and per blob)', local);
     // cp again right after, so a change in machine load shows up as a spread between the two cp figures.
-    t = performance.now();
-    execFileSync('cp', ['-r', src, path.join(base, 'cp-copy')]);
-    execFileSync('sync');
-    const cp2Mbps = MIXED_MB / ((performance.now() - t) / 1000);
+    const cp2 = cpTree(src, path.join(base, 'cp-copy'));
+    const cp2Mbps = MIXED_MB / cp2.secs;
     await fsp.rm(path.join(base, 'cp-copy'), { recursive: true });
-    console.log(`cp -r (+sync) again: ${cp2Mbps.toFixed(0)} MiB/s`);
-    console.log(`import / cp throughput: ${((mbps / cpMbps) * 100).toFixed(0)}% (vs the second cp: ${((mbps / cp2Mbps) * 100).toFixed(0)}%)`);
+    console.log(`cp -r (+sync) again: ${cp2Mbps.toFixed(0)} MiB/s, CPU ${cp2.cpuSecs.toFixed(1)} s`);
+    console.log(`import / cp throughput: ${((mbps / cpMbps) * 100).toFixed(0)}% (vs the second cp: ${((mbps / cp2Mbps) * 100).toFixed(0)}%); ` +
+      `CPU per byte, cp / import: ${((Math.min(cp1.cpuSecs, cp2.cpuSecs) / local.cpuSecs) * 100).toFixed(0)}%`);
     await fsp.rm(path.join(base, 'blobs1'), { recursive: true });
     await fsp.rm(path.join(base, 'drives', 'BENCHMIX'), { recursive: true });
 
