@@ -36,6 +36,16 @@ interface Result {
   p99: number;
   non2xx: number;
   errors: number;
+  /** CPU time of this (server) process per request, in µs: steadier than req/s when other work shares the cores. */
+  cpuUs?: number;
+}
+
+/** Runs a load and charges this process's CPU time to its requests (the bare and sneakernet servers live here). */
+async function measured(run: () => Promise<Result>): Promise<Result> {
+  const before = process.cpuUsage();
+  const r = await run();
+  const used = process.cpuUsage(before);
+  return { ...r, cpuUs: (used.user + used.system) / Math.max(1, r.rps * DURATION) };
 }
 
 /** autocannon in its own process, so the load generator does not share the server's event loop. */
@@ -123,10 +133,10 @@ async function runDriver(driver: 'postgres' | 'pglite') {
     // warm up both
     await load(bareBase + '/same-bytes', {}, CONNECTIONS, 2);
     await load(base + target, auth, CONNECTIONS, 2);
-    const ceiling = await load(bareBase + '/same-bytes', {});
-    const getJob = await load(base + target, auth);
+    const ceiling = await measured(() => load(bareBase + '/same-bytes', {}));
+    const getJob = await measured(() => load(base + target, auth));
     // Every request a different job: what a fleet of pollers of many jobs costs (the cache mostly misses).
-    const randomJob = await loadRandom(base, '/subscriptions/bench-big/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/job', `?api-version=${API}`, JOBS, auth);
+    const randomJob = await measured(() => loadRandom(base, '/subscriptions/bench-big/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/job', `?api-version=${API}`, JOBS, auth));
 
     // a page from the middle of each subscription's keyset
     const firstId = async (sub: string) => Number((await sql<{ id: number }>`select min(id) as id from jobs where subscription_id = ${sub}`.execute(app.store.db)).rows[0].id);
@@ -150,7 +160,7 @@ async function runDriver(driver: 'postgres' | 'pglite') {
   }
 }
 
-const fmt = (r: Result) => `${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms${r.non2xx || r.errors ? `  (non-2xx ${r.non2xx}, errors ${r.errors})` : ''}`;
+const fmt = (r: Result) => `${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms${r.cpuUs !== undefined ? `  ${Math.round(r.cpuUs)} µs CPU/req` : ''}${r.non2xx || r.errors ? `  (non-2xx ${r.non2xx}, errors ${r.errors})` : ''}`;
 
 const drivers: Array<'postgres' | 'pglite'> = [];
 if (process.env.DATABASE_URL && ONLY !== 'pglite') drivers.push('postgres');
@@ -163,6 +173,7 @@ for (const d of drivers) {
       `  bare Fastify, same bytes : ${fmt(r.ceiling)}\n` +
       `  Get Job                  : ${fmt(r.getJob)}\n` +
       `  ratio to ceiling         : ${((r.getJob.rps / r.ceiling.rps) * 100).toFixed(1)} %  (goal ≥ 80 % on PostgreSQL, p99 < 10 ms)\n` +
+      `  CPU ratio (bare / ours)  : ${((r.ceiling.cpuUs! / r.getJob.cpuUs!) * 100).toFixed(1)} %  (server CPU per request; ${r.driver === 'postgres' ? "PostgreSQL's own CPU not included" : 'PGlite runs in this process'})\n` +
       `  Get Job, random job      : ${fmt(r.randomJob)}  (${((r.randomJob.rps / r.ceiling.rps) * 100).toFixed(1)} % of the ceiling; each request another of ${JOBS.toLocaleString()} jobs)\n` +
       `  list page, ${JOBS.toLocaleString()} jobs : ${fmt(r.listBig)}   (10 connections)\n` +
       `  list page, ${SMALL.toLocaleString()} jobs   : ${fmt(r.listSmall)}   (10 connections)\n` +

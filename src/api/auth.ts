@@ -24,10 +24,18 @@ declare module 'fastify' {
   }
 }
 
-const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest();
+function toPrincipal(info: TokenInfo | null): Principal {
+  if (!info) throw new ApiError(401, ApiErrorCode.InvalidAuthenticationToken, 'The access token is invalid or revoked.');
+  return { tokenId: info.id, subscriptionId: info.subscriptionId, role: info.role };
+}
 
 export function registerAuth(app: FastifyInstance, tokens: TokenStore, bootstrapToken: string | undefined): void {
-  const bootstrapHash = bootstrapToken ? sha256(bootstrapToken) : null;
+  const bootstrap = bootstrapToken ? Buffer.from(bootstrapToken) : null;
+  /** Constant-time for tokens of the bootstrap token's length (its length is no secret: tokens are random). */
+  const isBootstrap = (token: string) => {
+    if (!bootstrap || Buffer.byteLength(token) !== bootstrap.length) return false;
+    return crypto.timingSafeEqual(Buffer.from(token), bootstrap);
+  };
   /** The principal for a bearer header, or a promise of it when the token is not in the verified-token cache. */
   const authenticate = (header: string | undefined): Principal | Promise<Principal> => {
     if (!header) {
@@ -36,13 +44,9 @@ export function registerAuth(app: FastifyInstance, tokens: TokenStore, bootstrap
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) throw new ApiError(401, ApiErrorCode.InvalidAuthenticationToken, "The 'Authorization' header must be 'Bearer <token>'.");
     const token = m[1];
-    if (bootstrapHash && crypto.timingSafeEqual(sha256(token), bootstrapHash)) {
+    if (isBootstrap(token)) {
       return { tokenId: 'bootstrap', subscriptionId: null, role: TokenRole.Admin };
     }
-    const toPrincipal = (info: TokenInfo | null): Principal => {
-      if (!info) throw new ApiError(401, ApiErrorCode.InvalidAuthenticationToken, 'The access token is invalid or revoked.');
-      return { tokenId: info.id, subscriptionId: info.subscriptionId, role: info.role };
-    };
     const cached = tokens.verifiedRecently(token);
     return cached ? toPrincipal(cached) : tokens.verify(token).then(toPrincipal);
   };

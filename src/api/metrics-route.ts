@@ -6,9 +6,15 @@ import { httpDuration, renderMetrics } from '../observability/metrics.ts';
 import { TokenRole } from '../store/tokens.ts';
 
 export function registerMetrics(app: FastifyInstance, ctx: App): void {
+  // One labelled child per (method, route, status), looked up by a plain string: prom-client's own label
+  // handling cost more per request than the rest of the hook.
+  const series = new Map<string, { observe(v: number): void }>();
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const key = `${req.method} ${reply.statusCode} ${route}`;
+    let child = series.get(key);
+    if (!child) series.set(key, (child = httpDuration.labels({ method: req.method, route, status: String(reply.statusCode) })));
+    child.observe(reply.elapsedTime / 1000);
     done();
   });
   app.get('/metrics', async (req, reply) => {

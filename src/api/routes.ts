@@ -7,12 +7,10 @@ import { registerConsoleRoutes } from './console.ts';
 import { registerArmRoutes } from './arm/index.ts';
 import { registerOperatorSurface } from './operator/index.ts';
 import { registerLogRoutes } from './logs-routes.ts';
-import { registerJobReadCache } from './arm/job-read-cache.ts';
 
 export type RouteRegistration = (app: FastifyInstance, ctx: App) => void | Promise<void>;
 
 export const routeRegistrations: RouteRegistration[] = [
-  registerJobReadCache,
   registerConsoleRoutes,
   registerArmRoutes,
   registerOperatorSurface,

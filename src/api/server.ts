@@ -12,6 +12,7 @@ import { registerHealth } from './health.ts';
 import { registerAdminRoutes } from './admin.ts';
 import { routeRegistrations } from './routes.ts';
 import { registerMetrics } from './metrics-route.ts';
+import { registerJobReadCache } from './arm/job-read-cache.ts';
 import { withRequestId } from '../observability/request-context.ts';
 
 export interface ServerOptions {
@@ -40,6 +41,8 @@ export async function buildServer(ctx: App, opts: ServerOptions = {}): Promise<F
     ...https,
   } as FastifyServerOptions) as unknown as FastifyInstance;
   registerErrorHandling(app);
+  // Before any route is added: it hooks every route that can write.
+  registerJobReadCache(app, ctx);
   // Hooks on every request are callback-style, not async: no promise and no extra microtask per request.
   app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-ms-request-id', req.id);

@@ -159,12 +159,21 @@ export function jobReadCache(ctx: App): JobReadCache | null {
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** A write answered by this process drops the cache before the answer leaves, so the client reads its own write. */
+/**
+ * A write answered by this process drops the cache before the answer leaves, so the client reads its own write.
+ * The hook goes on every route that can write (any method but GET/HEAD/OPTIONS), and only there: reads pay nothing.
+ */
 export function registerJobReadCache(app: FastifyInstance, ctx: App): void {
   const cache = jobReadCache(ctx);
   if (!cache) return;
-  app.addHook('onSend', (req, _reply, payload, done) => {
-    if (!READ_METHODS.has(req.method)) cache.dropAll();
+  const dropBeforeAnswer = (_req: unknown, _reply: unknown, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    cache.dropAll();
     done(null, payload);
+  };
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((m) => READ_METHODS.has(m))) return;
+    const own = route.onSend ? (Array.isArray(route.onSend) ? route.onSend : [route.onSend]) : [];
+    route.onSend = [dropBeforeAnswer as never, ...own];
   });
 }
