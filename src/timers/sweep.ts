@@ -10,20 +10,22 @@
  *   (shipping alert, close unanswered) decided per job by the domain tables on a JobWork — the same unit of work
  *   `store.changeJob` runs (see `timerWork`) — then written in bulk: jobs and drives, one job_events row and one
  *   outbox row per event, the operator tasks (deduplicated) and a NOTIFY per job, as `changeJob` would.
+ * - Held drives and return address flags go the same way: claimed in batches (a flag together with its job), each
+ *   batch written set-based in its claiming transaction (held_drives, custody records, tasks, notices; a flag's job
+ *   through the same batch path as the job timers).
  * - Warnings go out 3 days before a deletion or a close, once per deadline (jobs.deadline_warned_at).
  */
 import { sql } from 'kysely';
 import { DomainError } from '../domain/errors.ts';
 import { drivePercent, jobPercent } from '../domain/progress.ts';
 import {
-  AddressFlagState, CustodyKind, HeldDeadlineKind, HeldDriveEvent, HeldDriveState, TASK_DUE_MS, TaskKind, TaskStatus, nextHeldDeadline,
+  AddressFlagState, CustodyKind, HeldDeadlineKind, HeldDriveEvent, HeldDriveState, TASK_DUE_MS, TaskKind, TaskStatus, decideHeldDrive, nextHeldDeadline,
 } from '../domain/custody.ts';
 import { Actor, DriveState, FINISHED_DRIVE_STATES, JobState, TERMINAL_DRIVE_STATES } from '../domain/states.ts';
 import { DeadlineKind, nextDeadline, WARNED_DEADLINES, WARNING_BEFORE_MS } from '../domain/timers.ts';
 import { DriveEvent, JobEvent } from '../domain/transitions.ts';
-import { asOps, emitOutbox, inTx, openTask, recordCustody, type NewTask, type Tx } from '../operator/common.ts';
-import { changeHeld } from '../operator/held.ts';
-import { resolveAddressFlag, resolveChangedReturnAddresses } from '../operator/jobs.ts';
+import { asOps, inTx, openTask, recordCustody, type CustodyInput, type NewTask, type Tx } from '../operator/common.ts';
+import { addressHash, resolveAddressFlag } from '../operator/jobs.ts';
 import { opsDb, toDate, fromJson } from '../operator/schema.ts';
 import type { Store } from '../store/store.ts';
 import { JobWork } from '../store/job-work.ts';
@@ -87,63 +89,34 @@ export async function sweepTimers(store: Store, opts: SweepOptions = {}): Promis
     warnedAfter = last;
   }
 
-  // 2. Job deadlines: `parallel` claim loops, each paging with its own cursor; rows one loop holds, the others pass
-  // over (SKIP LOCKED). A loop stops when a batch comes back short: nothing due is left that nobody holds.
-  let reserved = 0;
-  const claimLoop = async () => {
-    let lastSeen: Cursor = null;
-    for (;;) {
-      const limit = Math.min(batch, max - total() - reserved);
-      if (limit <= 0) return;
-      reserved += limit;
-      let res;
-      try {
-        res = await claimJobBatch(store, now, limit, lastSeen);
-      } finally {
-        reserved -= limit;
-      }
-      r.warnings += res.warned;
-      r.deleted += res.deleted;
-      r.shippingAlerts += res.alerted;
-      r.closed += res.closed;
+  // 2. Job deadlines, 3. held drives, 4. return address flags: each in batches claimed and applied in one
+  // transaction, `parallel` claim loops at once (see `pageDue`).
+  await pageDue(parallel, batch, () => max - total(), (limit, after) => claimJobBatch(store, now, limit, after), (res) => {
+    r.warnings += res.warned;
+    r.deleted += res.deleted;
+    r.shippingAlerts += res.alerted;
+    r.closed += res.closed;
+    r.skipped += res.skipped;
+  });
+
+  // After a jump in time a held drive may owe both its timers (return alert at 14 d, destruction at 90 d): its
+  // destruction deadline, already due, may sort before a loop's cursor; another pass takes it.
+  for (let pass = 0; pass < 3; pass++) {
+    let dueAgain = 0;
+    await pageDue(parallel, batch, () => max - total(), (limit, after) => claimHeldBatch(store, now, limit, after), (res) => {
+      r.heldReturnAlerts += res.returnAlerts;
+      r.heldDueForDestruction += res.dueForDestruction;
       r.skipped += res.skipped;
-      if (res.claimed < limit) return;
-      lastSeen = res.last;
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, claimLoop));
-
-  // 3. Held drives. After a jump in time a drive may owe both its timers (return alert at 14 d, destruction at
-  // 90 d): loop until nothing due is left, passing over rows another sweeper holds.
-  const heldSkipped = new Set<number>();
-  for (;;) {
-    let q = opsDb(store).selectFrom('held_drives').select(['id', 'deadline_kind']).where('deadline_at', '<=', now);
-    if (heldSkipped.size > 0) q = q.where('id', 'not in', [...heldSkipped]);
-    const due = await q.orderBy('deadline_at').orderBy('id').limit(batch).execute();
-    if (due.length === 0) break;
-    for (const h of due) {
-      const outcome = await applyHeldTimer(store, Number(h.id), now);
-      if (outcome === 'returnAlert') r.heldReturnAlerts++;
-      else if (outcome === 'dueForDestruction') r.heldDueForDestruction++;
-      else {
-        r.skipped++;
-        heldSkipped.add(Number(h.id));
-      }
-    }
+      dueAgain += res.dueAgain;
+    });
+    if (dueAgain === 0) break;
   }
 
-  // 4. Return address flags (90 days unreachable).
-  const flags = await opsDb(store).selectFrom('return_address_flags').select(['id', 'job_id'])
-    .where('deadline_at', '<=', now).where('status', '=', AddressFlagState.Open).orderBy('deadline_at').limit(batch * 10).execute();
-  if (flags.length > 0) {
-    const resolved = await resolveChangedReturnAddresses({ store, by: 'system' }, flags.map((f) => Number(f.job_id)));
-    r.addressFlagsResolved += resolved.length;
-    for (const f of flags) {
-      if (resolved.includes(Number(f.id))) continue;
-      if (await expireAddressFlag(store, Number(f.job_id), Number(f.id))) r.addressFlagsExpired++;
-      else r.skipped++;
-    }
-  }
+  await pageDue(parallel, batch, () => max - total(), (limit, after) => claimFlagBatch(store, now, limit, after), (res) => {
+    r.addressFlagsExpired += res.expired;
+    r.addressFlagsResolved += res.resolved;
+    r.skipped += res.skipped;
+  });
   return r;
 }
 
@@ -156,6 +129,38 @@ type Cursor = { at: Date; id: number } | null;
  * row before its cursor: quadratic in the number due.)
  */
 const afterCursor = (c: NonNullable<Cursor>) => sql<boolean>`(deadline_at, id) > (${c.at.toISOString()}::timestamptz, ${c.id}::bigint)`;
+
+/**
+ * `parallel` claim loops over due rows, each paging with its own (deadline_at, id) cursor; rows one loop holds, the
+ * others pass over (SKIP LOCKED), like separate sweepers. A loop stops when a batch comes back short (nothing due
+ * is left that nobody holds) or when `room()` (actions still allowed) runs out.
+ */
+async function pageDue<T extends { claimed: number; last: Cursor }>(
+  parallel: number, batch: number, room: () => number, claim: (limit: number, after: Cursor) => Promise<T>, add: (res: T) => void,
+): Promise<void> {
+  let reserved = 0;
+  const loop = async () => {
+    let after: Cursor = null;
+    for (;;) {
+      const limit = Math.min(batch, room() - reserved);
+      if (limit <= 0) return;
+      reserved += limit;
+      let res: T;
+      try {
+        res = await claim(limit, after);
+      } finally {
+        reserved -= limit;
+      }
+      add(res);
+      if (res.claimed < limit) return;
+      after = res.last;
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, loop));
+}
+
+const cursorOf = (rows: Array<{ deadline_at: unknown; id: unknown }>): Cursor =>
+  rows.length > 0 ? { at: toDate(rows[rows.length - 1].deadline_at), id: Number(rows[rows.length - 1].id) } : null;
 
 /**
  * Claims a batch of due jobs under FOR UPDATE SKIP LOCKED and applies them in the same transaction: a warning
@@ -192,15 +197,19 @@ async function claimJobBatch(store: Store, now: Date, limit: number, after: Curs
     }
     // Warnings before the deletion notices (outbox order is delivery order).
     await insertOutbox(tx, now, notices);
-    const changed = toChange.length > 0
-      ? await applyChangesInTx(store, tx, now, toChange as unknown as JobRow[])
-      : { alerted: 0, closed: 0, skipped: 0, untouched: [] as number[] };
+    const changed = await applyChangesInTx(store, tx, now, (toChange as unknown as JobRow[]).map((row) => ({
+      row, actorId: 'timer', decide: (w, openTaskLater) => timerWork(w, Number(row.id), row.deadline_kind ?? '', openTaskLater),
+    })));
+    const outcomes = [...changed.outcomes.values()];
     // Warned but neither deleted nor changed (its deadline stays): remember the warning went out.
     const untouched = new Set(changed.untouched);
     const stillDue = unwarned.filter((row) => untouched.has(Number(row.id))).map((row) => Number(row.id));
     if (stillDue.length > 0) await tx.updateTable('jobs').set({ deadline_warned_at: sql`deadline_at` }).where('id', 'in', stillDue).execute();
     const last = rows.length > 0 ? { at: toDate(rows[rows.length - 1].deadline_at), id: Number(rows[rows.length - 1].id) } : null;
-    return { deleted, alerted: changed.alerted, closed: changed.closed, skipped: changed.skipped, warned: unwarned.length, claimed: rows.length, last };
+    return {
+      deleted, alerted: outcomes.filter((o) => o === 'alerted').length, closed: outcomes.filter((o) => o === 'closed').length,
+      skipped: changed.skipped, warned: unwarned.length, claimed: rows.length, last,
+    };
   });
 }
 
@@ -307,11 +316,19 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
  * rows, one for the operator tasks (ON CONFLICT on the dedupe key) with theirs, and one statement of NOTIFYs.
  * A job the tables refuse (DomainError) is left alone and counted as skipped instead of failing the batch.
  */
-async function applyChangesInTx(store: Store, tx: Tx, now: Date, rows: JobRow[]) {
-  const out = { alerted: 0, closed: 0, skipped: 0, untouched: [] as number[] };
-  const ids = rows.map((r) => Number(r.id));
+/** One job of a batch: its locked row, who acts, and what the domain does to it (an outcome, or 'skipped'). */
+interface BatchItem {
+  row: JobRow;
+  actorId: string;
+  decide: (w: JobWork, openTaskLater: (t: NewTask) => void) => string;
+}
+
+async function applyChangesInTx(store: Store, tx: Tx, now: Date, items: BatchItem[]) {
+  const out = { outcomes: new Map<number, string>(), skipped: 0, untouched: [] as number[] };
+  const ids = items.map((it) => Number(it.row.id));
   // One array parameter, not a thousand.
-  const driveRows = await tx.selectFrom('drives').selectAll().where('job_id', '=', sql<number>`any(${ids}::bigint[])`).orderBy('job_id').orderBy('position').orderBy('drive_id').execute();
+  const driveRows = ids.length === 0 ? [] : await tx.selectFrom('drives').selectAll().where('job_id', '=', sql<number>`any(${ids}::bigint[])`)
+    .orderBy('job_id').orderBy('position').orderBy('drive_id').execute();
   const drivesOf = new Map<number, DriveRecord[]>();
   for (const d of driveRows) {
     const rec = driveFromRow(d as DriveRow);
@@ -323,15 +340,15 @@ async function applyChangesInTx(store: Store, tx: Tx, now: Date, rows: JobRow[])
   const driveUpdates: Record<string, unknown>[] = [];
   const events: Array<{ jobId: number; subscriptionId: string; e: JobWork['events'][number] }> = [];
   const tasks: NewTask[] = [];
-  for (const row of rows) {
+  for (const { row, actorId, decide } of items) {
     const job = jobFromRow(row);
     const drives = drivesOf.get(job.id) ?? [];
     const percentBefore = new Map(drives.map((d) => [d.driveId, d.percentComplete]));
-    const w = new JobWork(job, drives, Actor.System, 'timer', now);
+    const w = new JobWork(job, drives, Actor.System, actorId, now);
     const pending: NewTask[] = [];
-    let outcome: TimerOutcome;
+    let outcome: string;
     try {
-      outcome = timerWork(w, job.id, job.deadlineKind ?? '', (t) => pending.push(t));
+      outcome = decide(w, (t) => pending.push(t));
     } catch (e) {
       if (e instanceof DomainError) {
         out.skipped++;
@@ -345,7 +362,11 @@ async function applyChangesInTx(store: Store, tx: Tx, now: Date, rows: JobRow[])
       out.untouched.push(job.id);
       continue;
     }
+    out.outcomes.set(job.id, outcome);
+    tasks.push(...pending);
     if (w.newDrives.size > 0 || w.removedDrives.size > 0) throw new Error('A timer never adds or removes drives.');
+    // Nothing changed on the job (as in store.changeJob): no row written, only the caller's side writes.
+    if (!w.jobChanged && w.changedDrives.size === 0) continue;
     // As store.changeJobOnce computes them (system actor: updated_at stays).
     for (const d of w.drives) d.percentComplete = drivePercent({ ...d, finished: isFinished(d) });
     const j = w.job;
@@ -365,11 +386,11 @@ async function applyChangesInTx(store: Store, tx: Tx, now: Date, rows: JobRow[])
       });
     }
     for (const e of w.events) events.push({ jobId: j.id, subscriptionId: j.subscriptionId, e });
-    tasks.push(...pending);
-    if (outcome === 'alerted') out.alerted++;
-    else out.closed++;
   }
-  if (jobUpdates.length === 0) return out;
+  if (jobUpdates.length === 0) {
+    if (tasks.length > 0) await openTasks(tx, now, tasks);
+    return out;
+  }
   const at = now.toISOString();
   const requestId = currentRequestId();
 
@@ -487,63 +508,180 @@ async function warnBatch(store: Store, now: Date, limit: number, after: Cursor) 
   });
 }
 
-async function applyHeldTimer(store: Store, id: number, now: Date): Promise<'returnAlert' | 'dueForDestruction' | 'skipped'> {
+const UNCLAIMED_NOTE = 'Unclaimed for 90 days.';
+
+/**
+ * Claims a batch of due held drives (FOR UPDATE SKIP LOCKED) and applies them in the claiming transaction, set-based:
+ * one UPDATE of held_drives, one INSERT of custody records, one of operator tasks with their notifications, one of
+ * customer notices. Per drive it does what `changeHeld` and `openTask` did one row at a time: after 14 days the
+ * "return it" task (and the next deadline, destruction at 90 days); after 90 days the custody table's
+ * MarkForDestruction, the destruction task and, for a known job, the customer's notice.
+ */
+async function claimHeldBatch(store: Store, now: Date, limit: number, after: Cursor) {
   return inTx(store, async (tx) => {
-    const row = await tx.selectFrom('held_drives').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst();
-    if (!row || !row.deadline_at || toDate(row.deadline_at) > now || row.state !== HeldDriveState.Held) return 'skipped';
-    const base = { jobId: row.job_id == null ? null : Number(row.job_id), subscriptionId: row.subscription_id, jobName: row.job_name, heldDriveId: id, driveIds: [row.drive_id], by: 'timer' };
-    if (row.deadline_kind === HeldDeadlineKind.ReturnHeld) {
-      const next = nextHeldDeadline({ state: HeldDriveState.Held, receivedAt: toDate(row.received_at), returnAlertedAt: now });
-      await tx.updateTable('held_drives').set({ return_alerted_at: now, deadline_at: next?.at ?? null, deadline_kind: next?.kind ?? null }).where('id', '=', id).execute();
-      await openTask(tx, now, {
-        ...base, kind: TaskKind.ReturnHeldDrives, dedupeKey: `returnHeld:${id}`,
-        title: `Held drive ${row.drive_id}${row.job_name ? ` (job ${row.job_name})` : ''}: no answer for 14 days, return it to the sender.`,
-      });
-      return 'returnAlert';
-    }
-    if (row.deadline_kind === HeldDeadlineKind.DestroyUnclaimed) {
-      await changeHeld(tx, now, id, HeldDriveEvent.MarkForDestruction, 'timer', 'Unclaimed for 90 days.', CustodyKind.MarkedForDestruction);
-      await openTask(tx, now, {
-        ...base, kind: TaskKind.DestroyDrives, dedupeKey: `destroyHeld:${id}`,
-        title: `Held drive ${row.drive_id} could not be returned and nobody answered for 90 days: securely destroy it and record the certificate.`,
-      });
-      if (row.subscription_id && row.job_id != null) {
-        await emitOutbox(tx, now, { topic: 'job.drivesDueForDestruction', subscriptionId: row.subscription_id, jobId: Number(row.job_id), payload: { jobName: row.job_name, driveIds: [row.drive_id], message: 'The held drive was unclaimed for 90 days and will be securely destroyed.' } });
+    let q = tx.selectFrom('held_drives').selectAll().where('deadline_at', '<=', now);
+    if (after) q = q.where(afterCursor(after));
+    const rows = await q.orderBy('deadline_at').orderBy('id').limit(limit).forUpdate().skipLocked().execute();
+    const out = { returnAlerts: 0, dueForDestruction: 0, skipped: 0, dueAgain: 0, claimed: rows.length, last: cursorOf(rows) };
+    const updates: Record<string, unknown>[] = [];
+    const custody: CustodyInput[] = [];
+    const tasks: NewTask[] = [];
+    const notices: OutboxRow[] = [];
+    for (const row of rows) {
+      const id = Number(row.id);
+      if (row.state !== HeldDriveState.Held) {
+        out.skipped++;
+        continue;
       }
-      return 'dueForDestruction';
+      const receivedAt = toDate(row.received_at);
+      const jobId = row.job_id == null ? null : Number(row.job_id);
+      const base = { jobId, subscriptionId: row.subscription_id, jobName: row.job_name, heldDriveId: id, driveIds: [row.drive_id], by: 'timer' };
+      const keep = {
+        id, from_state: row.state, state: row.state, return_alerted_at: row.return_alerted_at == null ? null : iso(toDate(row.return_alerted_at)),
+        resolved_at: row.resolved_at == null ? null : iso(toDate(row.resolved_at)), resolved_by: row.resolved_by, note: row.note,
+      };
+      if (row.deadline_kind === HeldDeadlineKind.ReturnHeld) {
+        const next = nextHeldDeadline({ state: HeldDriveState.Held, receivedAt, returnAlertedAt: now });
+        updates.push({ ...keep, return_alerted_at: iso(now), deadline_at: iso(next?.at), deadline_kind: next?.kind ?? null });
+        if (next && next.at <= now) out.dueAgain++;
+        tasks.push({
+          ...base, kind: TaskKind.ReturnHeldDrives, dedupeKey: `returnHeld:${id}`,
+          title: `Held drive ${row.drive_id}${row.job_name ? ` (job ${row.job_name})` : ''}: no answer for 14 days, return it to the sender.`,
+        });
+        out.returnAlerts++;
+      } else if (row.deadline_kind === HeldDeadlineKind.DestroyUnclaimed) {
+        let to: HeldDriveState;
+        try {
+          to = decideHeldDrive(row.state as HeldDriveState, HeldDriveEvent.MarkForDestruction);
+        } catch (e) {
+          if (!(e instanceof DomainError)) throw e;
+          out.skipped++;
+          continue;
+        }
+        const next = nextHeldDeadline({ state: to, receivedAt, returnAlertedAt: row.return_alerted_at == null ? null : toDate(row.return_alerted_at) });
+        const terminal = to !== HeldDriveState.Held && to !== HeldDriveState.DueForDestruction;
+        updates.push({
+          ...keep, state: to, deadline_at: iso(next?.at), deadline_kind: next?.kind ?? null,
+          resolved_at: terminal ? iso(now) : null, resolved_by: terminal ? 'timer' : null, note: UNCLAIMED_NOTE,
+        });
+        custody.push({ driveId: row.drive_id, kind: CustodyKind.MarkedForDestruction, jobId, subscriptionId: row.subscription_id, jobName: row.job_name, heldDriveId: id, by: 'timer', detail: { note: UNCLAIMED_NOTE } });
+        tasks.push({
+          ...base, kind: TaskKind.DestroyDrives, dedupeKey: `destroyHeld:${id}`,
+          title: `Held drive ${row.drive_id} could not be returned and nobody answered for 90 days: securely destroy it and record the certificate.`,
+        });
+        if (row.subscription_id && jobId != null) {
+          notices.push({
+            subscription_id: row.subscription_id, job_id: jobId, topic: 'job.drivesDueForDestruction',
+            payload: JSON.stringify({ jobName: row.job_name, driveIds: [row.drive_id], message: 'The held drive was unclaimed for 90 days and will be securely destroyed.', at: now }),
+          });
+        }
+        out.dueForDestruction++;
+      } else {
+        out.skipped++;
+      }
     }
-    return 'skipped';
+    if (updates.length > 0) {
+      const updated = await sql<{ id: string }>`
+        update held_drives set state = v.state, return_alerted_at = v.return_alerted_at, deadline_at = v.deadline_at, deadline_kind = v.deadline_kind,
+          resolved_at = v.resolved_at, resolved_by = v.resolved_by, note = v.note
+        from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as v(id bigint, from_state text, state text, return_alerted_at timestamptz,
+          deadline_at timestamptz, deadline_kind text, resolved_at timestamptz, resolved_by text, note text)
+        where held_drives.id = v.id and held_drives.state = v.from_state
+        returning held_drives.id`.execute(tx);
+      // The rows are locked by this transaction: a mismatch is a bug, not a race. Roll the batch back.
+      if (updated.rows.length !== updates.length) throw new Error(`Held drive batch: ${updates.length - updated.rows.length} row(s) changed under the row lock.`);
+    }
+    await recordCustody(tx, now, custody);
+    if (tasks.length > 0) await openTasks(tx, now, tasks);
+    await insertOutbox(tx, now, notices);
+    return out;
   });
 }
 
-async function expireAddressFlag(store: Store, jobId: number, flagId: number): Promise<boolean> {
-  const res = await store.changeJob(jobId, { actor: Actor.System, actorId: 'timer' }, (w) => {
-    const flag = w.job.extensions.returnAddressProblem as Record<string, unknown> | undefined;
-    if (!flag) return false;
-    const due = w.drives.filter((d) => d.state !== DriveState.NeverReceived && d.state !== DriveState.ShippedBack).map((d) => d.driveId);
-    const ext = { ...w.job.extensions, drivesDueForDestruction: due, returnAddressProblem: { ...flag, expiredAt: w.now.toISOString() } };
-    delete (ext.returnAddressProblem as Record<string, unknown>).destroyDrivesAt;
-    w.set({ extensions: ext });
-    w.note('drivesDueForDestruction', 'ReturnAddressUnreachable', 'The return address stayed wrong or missing and we could not reach you for 90 days: the drives will be securely destroyed.', { driveIds: due });
-    w.inTransaction(async (tx) => {
-      const ops = asOps(tx);
-      const u = await ops.updateTable('return_address_flags').set({ status: AddressFlagState.Expired, resolved_at: w.now, resolution: 'unreachable for 90 days', deadline_at: null })
-        .where('id', '=', flagId).where('status', '=', AddressFlagState.Open).returning('id').executeTakeFirst();
-      if (!u) throw new SkipError();
-      await recordCustody(ops, w.now, due.map((driveId) => ({ driveId, kind: CustodyKind.MarkedForDestruction, jobId, subscriptionId: w.job.subscriptionId, jobName: w.job.name, by: 'timer' })));
-      await openTask(ops, w.now, {
-        kind: TaskKind.DestroyDrives, jobId, subscriptionId: w.job.subscriptionId, jobName: w.job.name, driveIds: due, by: 'timer', dedupeKey: `destroyUnreachable:${flagId}`,
-        title: `Job ${w.job.name}: return address unreachable for 90 days; securely destroy its drives and record the certificates.`,
-      });
-    });
-    return true;
-  }).catch((e) => {
-    if (e instanceof SkipError) return null;
-    throw e;
+const ADDRESS_RESOLUTION = 'The customer updated the return address.';
+
+/**
+ * Claims a batch of due return address flags together with their jobs (FOR UPDATE OF both, SKIP LOCKED: a flag
+ * whose job another transaction holds waits for the next sweep, and nothing here waits for a lock, so it cannot
+ * deadlock with a job change that locks the job and then its flag). Each job then goes through the batch path of
+ * `store.changeJob`, as `resolveAddressFlag` (the customer changed the address since: the flag is resolved) or the
+ * 90-day expiry (drives due for secure destruction) did one job at a time; flags, custody records and tasks are
+ * written set-based in the same transaction.
+ */
+async function claimFlagBatch(store: Store, now: Date, limit: number, after: Cursor) {
+  return inTx(store, async (tx) => {
+    const cursor = after ? sql`and (f.deadline_at, f.id) > (${after.at.toISOString()}::timestamptz, ${after.id}::bigint)` : sql``;
+    const found = await sql<JobRow & { flag_id: string; flag_deadline_at: unknown; flag_address_hash: string }>`
+      select f.id as flag_id, f.deadline_at as flag_deadline_at, f.address_hash as flag_address_hash, j.*
+      from return_address_flags f join jobs j on j.id = f.job_id
+      where f.deadline_at <= ${now.toISOString()}::timestamptz and f.status = ${AddressFlagState.Open} ${cursor}
+      order by f.deadline_at, f.id limit ${limit}
+      for update of f, j skip locked`.execute(tx);
+    const rows = found.rows;
+    const out = {
+      expired: 0, resolved: 0, skipped: 0, claimed: rows.length,
+      last: cursorOf(rows.map((row) => ({ deadline_at: row.flag_deadline_at, id: row.flag_id }))),
+    };
+    if (rows.length === 0) return out;
+    const flagOf = new Map(rows.map((row) => [Number(row.id), Number(row.flag_id)]));
+    const changed = new Set(rows.filter((row) => {
+      const addr = fromJson<unknown>(row.return_address);
+      return addr != null && addressHash(addr) !== row.flag_address_hash;
+    }).map((row) => Number(row.id)));
+    const custody: CustodyInput[] = [];
+    const done = await applyChangesInTx(store, tx, now, rows.map((row): BatchItem => {
+      const jobId = Number(row.id);
+      if (changed.has(jobId)) {
+        return {
+          row, actorId: 'system', decide: (w) => {
+            if (w.job.extensions.returnAddressProblem) {
+              const ext = { ...w.job.extensions };
+              delete ext.returnAddressProblem;
+              w.set({ extensions: ext });
+              w.note('returnAddressResolved', 'ReturnAddressResolved', ADDRESS_RESOLUTION);
+            }
+            return 'resolved';
+          },
+        };
+      }
+      return {
+        row, actorId: 'timer', decide: (w, openTaskLater) => {
+          const flag = w.job.extensions.returnAddressProblem as Record<string, unknown> | undefined;
+          if (!flag) return 'skipped';
+          const due = w.drives.filter((d) => d.state !== DriveState.NeverReceived && d.state !== DriveState.ShippedBack).map((d) => d.driveId);
+          const ext = { ...w.job.extensions, drivesDueForDestruction: due, returnAddressProblem: { ...flag, expiredAt: w.now.toISOString() } };
+          delete (ext.returnAddressProblem as Record<string, unknown>).destroyDrivesAt;
+          w.set({ extensions: ext });
+          w.note('drivesDueForDestruction', 'ReturnAddressUnreachable', 'The return address stayed wrong or missing and we could not reach you for 90 days: the drives will be securely destroyed.', { driveIds: due });
+          custody.push(...due.map((driveId) => ({ driveId, kind: CustodyKind.MarkedForDestruction, jobId, subscriptionId: w.job.subscriptionId, jobName: w.job.name, by: 'timer' })));
+          const flagId = flagOf.get(jobId)!;
+          openTaskLater({
+            kind: TaskKind.DestroyDrives, jobId, subscriptionId: w.job.subscriptionId, jobName: w.job.name, driveIds: due, by: 'timer', dedupeKey: `destroyUnreachable:${flagId}`,
+            title: `Job ${w.job.name}: return address unreachable for 90 days; securely destroy its drives and record the certificates.`,
+          });
+          return 'expired';
+        },
+      };
+    }));
+    const resolvedJobs = [...done.outcomes].filter(([, o]) => o === 'resolved').map(([jobId]) => jobId);
+    const expiredJobs = [...done.outcomes].filter(([, o]) => o === 'expired').map(([jobId]) => jobId);
+    out.skipped += done.skipped;
+    if (resolvedJobs.length > 0) {
+      await tx.updateTable('return_address_flags').set({ status: AddressFlagState.Resolved, resolved_at: now, resolution: ADDRESS_RESOLUTION, deadline_at: null })
+        .where('id', '=', sql<number>`any(${resolvedJobs.map((j) => flagOf.get(j)!)}::bigint[])`).execute();
+      await tx.updateTable('operator_tasks').set({ status: TaskStatus.Closed, closed_at: now, closed_by: 'system', close_note: ADDRESS_RESOLUTION })
+        .where('job_id', '=', sql<number>`any(${resolvedJobs}::bigint[])`).where('kind', '=', TaskKind.BadReturnAddress).where('status', '=', TaskStatus.Open).execute();
+      out.resolved = resolvedJobs.length;
+    }
+    if (expiredJobs.length > 0) {
+      await tx.updateTable('return_address_flags').set({ status: AddressFlagState.Expired, resolved_at: now, resolution: 'unreachable for 90 days', deadline_at: null })
+        .where('id', '=', sql<number>`any(${expiredJobs.map((j) => flagOf.get(j)!)}::bigint[])`).execute();
+      await recordCustody(tx, now, custody);
+      out.expired = expiredJobs.length;
+    }
+    return out;
   });
-  return res?.result ?? false;
 }
-class SkipError extends Error {}
 
 export { resolveAddressFlag };
 export type { Tx };
