@@ -29,7 +29,10 @@
  *   of a batch are one array parameter. 100,000 stored, 10,000 alerts, before/after interleaved, load 3.7–9:
  *     before: 1,713–3,477/s, CPU per 1,000: node 122–197 ms, PostgreSQL 172–278 ms
  *     after:  2,100–4,241/s, CPU per 1,000: node 112–158 ms, PostgreSQL 174–245 ms (same load: +13–58 %)
- *   The 5,000/s goal was not shown here: the load never fell below 3.7 (the 4,512/s above was taken at ≈ 2.6).
+ *   Later, on a quiet machine (load 1.3–1.9), same session: before 3,938/s (CPU node 184, PostgreSQL 252 ms per
+ *   1,000); after 4,588–5,158/s over 5 runs (node 129–159, PostgreSQL 183–230), 2 or 3 batches in flight alike;
+ *   mixed 7,685/s before, 8,243–10,470/s after. So about the 5,000/s goal, not clearly above it: per alert the
+ *   rows written (above) dominate now.
  *   held drives, 10,000 due — before: one transaction per drive (select, update, task, outbox, custody one by
  *   one); after: batches claimed with SKIP LOCKED and applied set-based in their transaction, 2 in flight:
  *     before: 260–280/s (35.7–38.5 s; CPU per 1,000: node 1,304–1,537 ms, PostgreSQL 963–1,184 ms), load 4.9–5.6
