@@ -19,6 +19,7 @@ import type {
 import { BlobError } from './errors.ts';
 import { assertBlockId, assertContainerName, safeBlobSegments } from './names.ts';
 import { toBuffer } from './stream-util.ts';
+import { eachLimit } from '../each-limit.ts';
 
 const STATE_DIR = '.sneakernet';
 /** Same cap the Azure backend enforces for one staged block. */
@@ -47,14 +48,6 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
 /** Bound on the remembered folders (created/verified) and on the writes awaiting a deferred sync. */
 const CACHE_LIMIT = 4096;
 const PENDING_SYNC_LIMIT = 2048;
-
-/** Runs `fn` over `items`, at most `n` at once. */
-async function eachLimit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
-}
 
 async function fsyncPath(p: string): Promise<void> {
   let fh: fsp.FileHandle;

@@ -27,6 +27,7 @@ import { CheckpointBatcher, LeaseLost } from './checkpoints.ts';
 import { getCheckpoints, putCheckpoint, type CheckpointRow } from './leases.ts';
 import type { DriveTask } from './task.ts';
 import { ChunkVerifier } from './verify.ts';
+import { eachLimit } from '../../each-limit.ts';
 
 /** A checkpoint of one manifest entry. */
 interface EntryDone {
@@ -91,14 +92,6 @@ async function* windowsWithCheckpoints<D>(
 interface TargetPlan {
   target: string;
   dStatus: ImportDispositionStatus;
-}
-
-/** Runs `fn` over `items`, at most `n` at once. */
-async function eachLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
 }
 
 /** Splits "container/name" (the manifest's BlobPath); the name may be empty only for an invalid path. */
