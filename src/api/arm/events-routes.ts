@@ -113,7 +113,13 @@ export function eventsRoutes(app: FastifyInstance, ctx: App): RouteSpec[] {
         };
 
         // A lost LISTEN connection ends the stream: the client reconnects with Last-Event-ID and misses nothing.
-        if (follow) unsubscribe = await eventHub(ctx).subscribe(job.id, (n) => (n ? void schedule() : end()));
+        if (follow) {
+          try {
+            unsubscribe = await eventHub(ctx).subscribe(job.id, (n) => (n ? void schedule() : end()));
+          } catch {
+            return end(); // cannot listen now (database unreachable): the client retries with Last-Event-ID
+          }
+        }
         await schedule();
         if (!follow) return end();
         heartbeat = setInterval(() => {
